@@ -1,0 +1,62 @@
+"""Imports that moved between Airflow 2.11 and 3.x, resolved once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:  # Airflow 3
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+
+    AIRFLOW_V3 = True
+except ImportError:  # Airflow 2.11
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models import BaseOperator  # type: ignore[no-redef,assignment]
+    from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef,assignment]
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef,assignment]
+
+    AIRFLOW_V3 = False
+
+try:
+    from airflow.sdk.log import mask_secret, redact
+except ImportError:
+    from airflow.utils.log.secrets_masker import mask_secret, redact  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    try:
+        from airflow.sdk import Context
+    except ImportError:
+        from airflow.utils.context import Context  # type: ignore[no-redef,assignment]
+else:
+    Context = dict
+
+
+def xcom_get_value(ti_key: Any, key: str) -> Any:
+    """Read an XCom for an operator extra link on either Airflow version."""
+    if AIRFLOW_V3:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(ti_key=ti_key, key=key)
+    from airflow.models.xcom import XCom as XCom2
+
+    return XCom2.get_value(ti_key=ti_key, key=key)
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable`` setting."""
+    from airflow.configuration import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+__all__ = [
+    "AIRFLOW_V3",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "Context",
+    "default_deferrable",
+    "mask_secret",
+    "redact",
+    "xcom_get_value",
+]

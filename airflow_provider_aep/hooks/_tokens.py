@@ -1,0 +1,116 @@
+"""Process-wide cache of Adobe IMS access tokens, shared by every hook and trigger."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from airflow_provider_aep._compat import mask_secret
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+# Renew this long before IMS says the token expires (capped to a tenth of its lifetime).
+RENEW_MARGIN_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """Identity of a credential. The secret is hashed, so a wrong secret never shares a right one's token."""
+
+    ims_url: str
+    client_id: str
+    secret_sha256: str = field(repr=False)
+    scopes: str
+
+    @classmethod
+    def of(cls, ims_url: str, client_id: str, client_secret: str, scopes: str) -> TokenKey:
+        digest = hashlib.sha256(client_secret.encode("utf-8")).hexdigest()
+        return cls(ims_url, client_id, digest, scopes)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str = field(repr=False)
+    expires_at: float  # time.monotonic() clock
+    renew_at: float
+
+    @classmethod
+    def issued(cls, value: str, expires_in: float) -> AccessToken:
+        now = time.monotonic()
+        margin = min(RENEW_MARGIN_SECONDS, max(expires_in, 0.0) * 0.1)
+        return cls(value, now + expires_in, now + expires_in - margin)
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() < self.renew_at
+
+
+class TokenCache:
+    """Thread-safe and asyncio-safe; fetches at most one token per credential at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[TokenKey, AccessToken] = {}
+        self._fetch_locks: dict[TokenKey, threading.Lock] = {}
+        self._async_locks: dict[tuple[int, TokenKey], asyncio.Lock] = {}
+        self.fetches = 0  # tokens obtained from IMS by this process
+
+    def _fresh(self, key: TokenKey) -> str | None:
+        with self._lock:
+            token = self._tokens.get(key)
+        return token.value if token is not None and token.fresh else None
+
+    def _store(self, key: TokenKey, value: str, expires_in: float) -> str:
+        mask_secret(value)
+        with self._lock:
+            self._tokens[key] = AccessToken.issued(value, expires_in)
+            self.fetches += 1
+        return value
+
+    def get(self, key: TokenKey, fetch: Callable[[], tuple[str, float]]) -> str:
+        """Return a fresh token, calling ``fetch() -> (token, expires_in)`` only when needed."""
+        value = self._fresh(key)
+        if value is not None:
+            return value
+        with self._lock:
+            fetch_lock = self._fetch_locks.setdefault(key, threading.Lock())
+        with fetch_lock:
+            value = self._fresh(key)
+            if value is not None:
+                return value
+            return self._store(key, *fetch())
+
+    async def aget(self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
+        """Async twin of :meth:`get`, for triggers: one fetch per credential per event loop."""
+        value = self._fresh(key)
+        if value is not None:
+            return value
+        lock_key = (id(asyncio.get_running_loop()), key)
+        with self._lock:
+            fetch_lock = self._async_locks.setdefault(lock_key, asyncio.Lock())
+        async with fetch_lock:
+            value = self._fresh(key)
+            if value is not None:
+                return value
+            token, expires_in = await fetch()
+            return self._store(key, token, expires_in)
+
+    def invalidate(self, key: TokenKey, value: str) -> None:
+        """Forget ``value`` after Platform rejected it (401), unless another caller already renewed it."""
+        with self._lock:
+            current = self._tokens.get(key)
+            if current is not None and current.value == value:
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self.fetches = 0
+
+
+TOKEN_CACHE = TokenCache()
