@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 try:  # Airflow 3
-    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.11
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.models import BaseOperator  # type: ignore[no-redef,assignment]
     from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef,assignment]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef,assignment]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef,assignment]
 
     AIRFLOW_V3 = False
 
@@ -41,6 +41,16 @@ def xcom_get_value(ti_key: Any, key: str) -> Any:
     return XCom2.get_value(ti_key=ti_key, key=key)
 
 
+async def aget_connection(conn_id: str) -> Any:
+    """Read an Airflow connection without blocking the event loop (for triggers)."""
+    getter = getattr(BaseHook, "aget_connection", None)
+    if getter is not None:
+        return await getter(conn_id)
+    import asyncio
+
+    return await asyncio.to_thread(BaseHook.get_connection, conn_id)
+
+
 def default_deferrable() -> bool:
     """Airflow's ``[operators] default_deferrable`` setting."""
     from airflow.configuration import conf
@@ -55,6 +65,8 @@ __all__ = [
     "BaseOperatorLink",
     "BaseSensorOperator",
     "Context",
+    "PokeReturnValue",
+    "aget_connection",
     "default_deferrable",
     "mask_secret",
     "redact",

@@ -362,13 +362,15 @@ class AdobeExperiencePlatformHook(BaseHook):
         name: str,
         create: Callable[[], dict[str, Any]],
         find: Callable[[], dict[str, Any] | None],
+        look_first: bool = True,
     ) -> tuple[dict[str, Any], bool]:
         """Create a resource unless one of that name exists; never create it twice.
 
         After an ambiguous failure (timeout, dropped connection, 5xx) look the name up before
-        sending the create again. Returns ``(resource, created)``.
+        sending the create again. Returns ``(resource, created)``. ``look_first=False`` skips the first
+        lookup when the caller has just looked.
         """
-        existing = find()
+        existing = find() if look_first else None
         if existing is not None:
             return existing, False
         s = self.settings

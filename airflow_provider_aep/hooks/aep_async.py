@@ -1,0 +1,182 @@
+"""Async access to Flow Service for triggers: one shared httpx client per event loop, no sync I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_aep import __version__
+from airflow_provider_aep._compat import aget_connection, mask_secret
+from airflow_provider_aep.exceptions import AdobeApiError
+from airflow_provider_aep.hooks._retry import RetryBudget, may_resend, parse_retry_after
+from airflow_provider_aep.hooks._settings import AepConnectionSettings
+from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+IMS_TOKEN_PATH = "/ims/token/v3"
+_clients: dict[int, httpx.AsyncClient] = {}
+_settings_cache: dict[str, tuple[float, AepConnectionSettings]] = {}
+SETTINGS_TTL_SECONDS = 60.0
+
+
+def shared_client() -> httpx.AsyncClient:
+    """The process's pooled client for the running event loop (a triggerer runs one loop)."""
+    import httpx
+
+    loop_id = id(asyncio.get_running_loop())
+    client = _clients.get(loop_id)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            verify=True,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            headers={"User-Agent": f"airflow-provider-aep/{__version__} httpx/{httpx.__version__}"},
+        )
+        _clients[loop_id] = client
+    return client
+
+
+async def close_shared_clients() -> None:
+    """Close the clients of this event loop (tests and benchmarks)."""
+    client = _clients.pop(id(asyncio.get_running_loop()), None)
+    if client is not None:
+        await client.aclose()
+
+
+class AdobeExperiencePlatformAsyncHook:
+    """The GET calls a trigger needs, with the same token cache and retry rules as the sync hook.
+
+    :param aep_conn_id: Airflow connection holding the Adobe credential.
+    """
+
+    def __init__(self, aep_conn_id: str = "aep_default") -> None:
+        self.aep_conn_id = aep_conn_id
+
+    async def get_settings(self) -> AepConnectionSettings:
+        """Connection fields, read asynchronously and shared by the triggers of this process for a minute."""
+        loop = asyncio.get_running_loop()
+        cached = _settings_cache.get(self.aep_conn_id)
+        if cached is not None and loop.time() - cached[0] < SETTINGS_TTL_SECONDS:
+            return cached[1]
+        conn = await aget_connection(self.aep_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        settings = AepConnectionSettings.from_connection(conn)
+        _settings_cache[self.aep_conn_id] = (loop.time(), settings)
+        return settings
+
+    async def get_access_token(self, settings: AepConnectionSettings) -> str:
+        key = TokenKey.of(settings.ims_url, settings.client_id, settings.client_secret, settings.scopes)
+        return await TOKEN_CACHE.aget(key, lambda: self._fetch_token(settings))
+
+    async def _fetch_token(self, settings: AepConnectionSettings) -> tuple[str, float]:
+        import httpx
+
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+            "scope": settings.scopes,
+        }
+        budget = RetryBudget(settings.max_retries, settings.retry_deadline, settings.backoff_base)
+        while True:
+            try:
+                resp = await shared_client().post(settings.token_url, data=form, timeout=settings.timeout)
+            except httpx.TransportError as exc:
+                wait = budget.next_wait()
+                if wait is None:
+                    raise AdobeApiError(
+                        status=None,
+                        method="POST",
+                        path=IMS_TOKEN_PATH,
+                        title=f"could not reach Adobe IMS ({type(exc).__name__})",
+                    ) from None
+                await asyncio.sleep(wait)
+                continue
+            if resp.status_code == 200:
+                try:
+                    data = resp.json()
+                    token, expires_in = data["access_token"], float(data.get("expires_in", 3600))
+                except (ValueError, KeyError, TypeError):
+                    raise AdobeApiError(
+                        status=200, method="POST", path=IMS_TOKEN_PATH, title="IMS answered without a token"
+                    ) from None
+                mask_secret(token)
+                return token, expires_in
+            if resp.status_code == 429 or resp.status_code >= 500:
+                wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
+                if wait is not None:
+                    await asyncio.sleep(wait)
+                    continue
+            from airflow_provider_aep.hooks.aep import IMS_HINTS
+
+            parsed = AdobeApiError.from_response(
+                status=resp.status_code, method="POST", path=IMS_TOKEN_PATH, headers=resp.headers, body=resp.content
+            )
+            raise AdobeApiError(
+                status=parsed.status,
+                method="POST",
+                path=IMS_TOKEN_PATH,
+                code=parsed.code,
+                title=f"Adobe IMS refused the credential ({parsed.title})",
+                hint=IMS_HINTS.get(parsed.code or "", "Check the credential fields of the Airflow connection."),
+            )
+
+    async def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        """GET a Flow Service path; retries 429 (``Retry-After``), 5xx and network errors; renews on 401."""
+        import httpx
+
+        settings = await self.get_settings()
+        key = TokenKey.of(settings.ims_url, settings.client_id, settings.client_secret, settings.scopes)
+        budget = RetryBudget(settings.max_retries, settings.retry_deadline, settings.backoff_base)
+        renewed = False
+        while True:
+            token = await self.get_access_token(settings)
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "x-api-key": settings.client_id,
+                "x-gw-ims-org-id": settings.org_id,
+                "x-sandbox-name": settings.sandbox_name,
+                "Accept": "application/json",
+            }
+            try:
+                resp = await shared_client().get(
+                    f"{settings.flow_service_url}{path}", params=params, headers=headers, timeout=settings.timeout
+                )
+            except httpx.TransportError as exc:
+                wait = budget.next_wait()
+                if wait is None:
+                    raise AdobeApiError(status=None, method="GET", path=path, title=type(exc).__name__) from None
+                log.warning("Adobe API GET %s: %s; retry %d in %.1f s", path, type(exc).__name__, budget.retries, wait)
+                await asyncio.sleep(wait)
+                continue
+            status = resp.status_code
+            if status < 400:
+                return resp.json() if resp.content else None
+            if status == 401 and not renewed:
+                TOKEN_CACHE.invalidate(key, token)
+                renewed = True
+                continue
+            if may_resend("GET", status, sent=True):
+                wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
+                if wait is not None:
+                    log.warning("Adobe API GET %s: HTTP %s; retry %d in %.1f s", path, status, budget.retries, wait)
+                    await asyncio.sleep(wait)
+                    continue
+            raise AdobeApiError.from_response(
+                status=status, method="GET", path=path, headers=resp.headers, body=resp.content
+            )
+
+    async def get_run(self, run_id: str) -> dict[str, Any]:
+        from airflow_provider_aep.hooks.aep import _first_item, _path_id
+
+        return _first_item(await self.get(f"/runs/{_path_id(run_id)}"))
+
+    async def get_latest_run(self, flow_id: str) -> dict[str, Any] | None:
+        data = await self.get("/runs", params={"property": f"flowId=={flow_id}", "orderby": "-createdAt", "limit": "1"})
+        items = (data or {}).get("items") or []
+        return items[0] if items else None

@@ -1,0 +1,127 @@
+"""Sensor that waits for an Adobe dataflow run to finish."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_aep._compat import BaseSensorOperator, PokeReturnValue, default_deferrable
+from airflow_provider_aep.exceptions import AepInputError
+from airflow_provider_aep.utils.runs import describe_failure, is_success, is_terminal, run_status, summarize_run
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_aep._compat import Context
+
+
+def finish_run(summary: dict[str, Any], log: Any) -> dict[str, Any]:
+    """Log the record counts of an ended run; raise with Adobe's error codes if it failed."""
+    log.info(
+        "Dataflow run %s %s: %s records in, %s out, %s failed.",
+        summary.get("run_id"),
+        summary.get("status"),
+        summary.get("input_records"),
+        summary.get("output_records"),
+        summary.get("failed_records"),
+    )
+    if not is_success(summary.get("status") or ""):
+        from airflow.exceptions import AirflowException
+
+        raise AirflowException(describe_failure(summary))
+    return summary
+
+
+def finish_trigger_event(event: dict[str, Any], timeout: float | None, log: Any) -> dict[str, Any]:
+    """Turn the event of :class:`DataflowRunTrigger` into the run summary, or the task's failure."""
+    from airflow.exceptions import AirflowException
+
+    status = event.get("status")
+    if status == "timeout":
+        raise AirflowException(f"Timed out after {timeout} s waiting for the dataflow run: {event.get('message')}")
+    if status == "error":
+        raise AirflowException(str(event.get("message")))
+    return finish_run(event.get("run") or {}, log)
+
+
+def read_run(hook: Any, run_id: str | None, flow_id: str | None) -> dict[str, Any] | None:
+    """The run by id, or the latest run of the flow (None when it has none yet)."""
+    if run_id:
+        return hook.get_run(run_id)
+    return next(iter(hook.list_runs(flow_id or "")), None)
+
+
+class DataflowRunSensor(BaseSensorOperator):
+    """Wait for a dataflow run (by id, or the latest run of a flow) to end; fail if it failed.
+
+    Returns (XCom) the run summary: status, input/output/failed record counts and errors.
+
+    :param run_id: the run to wait for (templated).
+    :param flow_id: wait for the latest run of this flow instead (templated).
+    :param aep_conn_id: Airflow connection of the Adobe credential.
+    :param deferrable: wait in the triggerer; defaults to ``[operators] default_deferrable``.
+    """
+
+    template_fields: Sequence[str] = ("run_id", "flow_id", "aep_conn_id")
+    ui_color = "#fa0f00"
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        flow_id: str | None = None,
+        aep_conn_id: str = "aep_default",
+        deferrable: bool | None = None,
+        poke_interval: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        if not run_id and not flow_id:
+            raise AepInputError("run_id: give run_id or flow_id, the run to wait for.")
+        self.run_id = run_id
+        self.flow_id = flow_id
+        self.aep_conn_id = aep_conn_id
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+
+        run = read_run(AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id), self.run_id, self.flow_id)
+        if not run:
+            self.log.info("Flow %s has no run yet.", self.flow_id)
+            return False
+        status = run_status(run)
+        if not is_terminal(status):
+            self.log.info("Dataflow run %s is %s.", run.get("id"), status)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=finish_run(summarize_run(run), self.log))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)
+        if isinstance(result, PokeReturnValue):
+            return result.xcom_value
+        self._defer()
+        return None
+
+    def _defer(self) -> None:
+        from airflow_provider_aep.triggers.flow_service import DataflowRunTrigger
+
+        timeout = float(self.timeout) if self.timeout else None
+        self.defer(
+            trigger=DataflowRunTrigger(
+                run_id=self.run_id,
+                flow_id=self.flow_id,
+                aep_conn_id=self.aep_conn_id,
+                poll_interval=float(self.poke_interval),
+                end_time=time.time() + timeout if timeout else None,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + 60) if timeout else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired."""
+        return finish_trigger_event(event, self.timeout, self.log)
