@@ -85,7 +85,7 @@ class AdobeApiError(AirflowException):
         """Build the error from an HTTP answer, whatever its body: Adobe JSON, HTML or empty."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         code, title, detail, body_request_id = _parse_error_body(text, headers)
-        request_id = (headers.get("x-request-id") if headers is not None else None) or body_request_id
+        request_id = body_request_id or (headers.get("x-request-id") if headers is not None else None)
         return cls(
             status=status,
             method=method,

@@ -62,7 +62,10 @@ def main() -> int:
         key = make_key("acme-crm-prod")
         os.environ["AIRFLOW_CONN_AEP_DEFAULT"] = emulator.airflow_connection_json()
         os.environ["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] = json.dumps(
-            {"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": json.dumps(key), "project": "acme-crm-prod"}}
+            {
+                "conn_type": "google_cloud_platform",
+                "extra": {"keyfile_dict": json.dumps(key), "project": "acme-crm-prod"},
+            }
         )
         os.environ["AIRFLOW_VAR_BQ_OAUTH_CLIENT_ID"] = "1234567890-demo.apps.googleusercontent.com"
         os.environ["AIRFLOW_VAR_BQ_OAUTH_CLIENT_SECRET"] = "GOCSPX-" + uuid.uuid4().hex
@@ -83,7 +86,12 @@ def main() -> int:
         dag = bag.get_dag(args.dag)
         dag_run = dag.test()
         states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
-        print(json.dumps({"dag_id": args.dag, "state": str(getattr(dag_run.state, "value", dag_run.state)), "tasks": states}, indent=2))
+        print(
+            json.dumps(
+                {"dag_id": args.dag, "state": str(getattr(dag_run.state, "value", dag_run.state)), "tasks": states},
+                indent=2,
+            )
+        )
         created = {
             kind: [r["id"] for r in emulator.resources(kind)]
             for kind in ("connections", "sourceConnections", "targetConnections", "mappingSets", "flows", "runs")

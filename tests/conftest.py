@@ -55,3 +55,21 @@ def service_account_key() -> dict:
 @pytest.fixture
 def dags_folder() -> Path:
     return DAGS_FOLDER
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Each test starts with no cached IMS token, so token counts are per test."""
+    from airflow_provider_aep.hooks._tokens import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()
+    yield
+
+
+@pytest.fixture
+def fast_aep_connection(aep_emulator, monkeypatch) -> str:
+    """Like ``aep_connection`` with millisecond backoff, for retry tests."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AEP_DEFAULT", aep_emulator.airflow_connection_json(backoff_base=0.01, retry_deadline=30)
+    )
+    return "aep_default"

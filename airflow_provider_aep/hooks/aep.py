@@ -289,11 +289,18 @@ class AdobeExperiencePlatformHook(BaseHook):
         )
 
     def paginate(
-        self, path: str, *, params: dict[str, Any] | None = None, service: str = FLOW_SERVICE
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        service: str = FLOW_SERVICE,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the items of a list call page by page, following ``_links.next``, lazily."""
+        """Yield the items of a list call page by page, following ``_links.next``, lazily.
+
+        ``params`` may be a list of pairs, to repeat a key (``property`` filters are ANDed).
+        """
         next_path: str | None = path
-        next_params: Any = dict(params or {})
+        next_params: Any = list(params.items()) if isinstance(params, dict) else list(params or [])
         seen: set[str] = set()
         while next_path is not None:
             data = self.request("GET", next_path, service=service, params=next_params)

@@ -57,7 +57,7 @@ def default_tables() -> dict[str, dict[str, Any]]:
                 {"name": "loyalty_points", "type": "INT64"},
                 {"name": "updated_at", "type": "TIMESTAMP"},
             ],
-            "rows": [dict(zip(cust_cols, row)) for row in customers],
+            "rows": [dict(zip(cust_cols, row, strict=True)) for row in customers],
         },
         "crm.orders": {
             "columns": [
@@ -66,7 +66,7 @@ def default_tables() -> dict[str, dict[str, Any]]:
                 {"name": "amount", "type": "FLOAT64"},
                 {"name": "created_at", "type": "TIMESTAMP"},
             ],
-            "rows": [dict(zip(order_cols, row)) for row in orders],
+            "rows": [dict(zip(order_cols, row, strict=True)) for row in orders],
         },
     }
 
@@ -112,7 +112,8 @@ class Catalog:
             cols.append(
                 {
                     "name": column["name"],
-                    "type": column["type"].lower(),
+                    "type": xdm["type"],
+                    "nativeType": column["type"],
                     "meta:xdmType": _META_XDM.get(xdm["type"], "string") if "format" not in xdm else xdm["format"],
                     "xdm": xdm,
                 }

@@ -170,15 +170,12 @@ def resolve(resource: Any, path: str) -> list[Any]:
     """All values at a dotted path; ``items[]`` steps into every array element."""
     current = [resource]
     for part in path.split("."):
-        is_array = part.endswith("[]")
-        key = part[:-2] if is_array else part
+        key = part.removesuffix("[]")
         found: list[Any] = []
         for item in current:
             if isinstance(item, dict) and key in item:
                 value = item[key]
-                if is_array and isinstance(value, list):
-                    found.extend(value)
-                elif isinstance(value, list):
+                if isinstance(value, list):
                     found.extend(value)
                 else:
                     found.append(value)

@@ -15,7 +15,9 @@ def make_private_key_pem(bits: int = 2048) -> str:
     ).decode("ascii")
 
 
-def make_service_account_key(project_id: str = "acme-crm-prod", token_uri: str = "https://oauth2.googleapis.com/token") -> dict:
+def make_service_account_key(
+    project_id: str = "acme-crm-prod", token_uri: str = "https://oauth2.googleapis.com/token"
+) -> dict:
     """The JSON of a Google service-account key file, as the Cloud console downloads it."""
     email = f"aep-reader@{project_id}.iam.gserviceaccount.com"
     return {
