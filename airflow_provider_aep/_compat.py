@@ -9,7 +9,7 @@ try:  # Airflow 3
 
     AIRFLOW_V3 = True
 except ImportError:  # Airflow 2.11
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models import BaseOperator  # type: ignore[no-redef,assignment]
     from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef,assignment]
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef,assignment]
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     try:
         from airflow.sdk import Context
     except ImportError:
-        from airflow.utils.context import Context  # type: ignore[no-redef,assignment]
+        from airflow.utils.context import Context  # type: ignore[no-redef,assignment,attr-defined]
 else:
     Context = dict
 

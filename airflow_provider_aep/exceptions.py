@@ -115,7 +115,7 @@ def _parse_error_body(text: str, headers: Any) -> tuple[str | None, str | None, 
     type_url = data.get("type")
     if not code and isinstance(type_url, str) and "/" in type_url:
         code = type_url.rstrip("/").rsplit("/", 1)[-1]
-    report = data.get("report") if isinstance(data.get("report"), dict) else {}
+    report: dict[str, Any] = data["report"] if isinstance(data.get("report"), dict) else {}
     title = data.get("title") or data.get("message") or data.get("error_description")
     detail = report.get("detailed-message") or data.get("errorMessage") or data.get("detail")
     if detail == title:

@@ -103,9 +103,10 @@ def test_get_provider_info_is_import_light():
     import subprocess
     import sys
 
+    heavy = "('requests', 'google.auth', 'httpx', 'airflow_provider_aep.hooks.aep')"
     code = (
         "import sys; import airflow_provider_aep as p; p.get_provider_info(); "
-        "print(','.join(m for m in ('requests','google.auth','httpx','airflow_provider_aep.hooks.aep') if m in sys.modules))"
+        f"print(','.join(m for m in {heavy} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

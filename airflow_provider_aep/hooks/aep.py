@@ -420,8 +420,10 @@ class AdobeExperiencePlatformHook(BaseHook):
         props = {"connectionSpec.id": connection_spec_id} if connection_spec_id else {}
         return self._find("connections", name=name, **props)
 
-    def update_connection(self, connection_id: str, operations: list[dict[str, Any]], etag: str) -> dict:
+    def update_connection(self, connection_id: str, operations: list[dict[str, Any]], etag: str | None) -> dict:
         """``PATCH /connections/{id}`` with a JSON-Patch list, guarded by ``If-Match``."""
+        if not etag:
+            raise AepInputError(f"etag: connection {connection_id} has no etag to send as If-Match; read it again.")
         return (
             self.request(
                 "PATCH",
