@@ -16,16 +16,20 @@ DEFAULT_MAX_RETRIES = 5
 CLOUDS = ("azure", "aws")
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "extra"],
+    # The port stays visible: Airflow 3.3.2's Test button sends port 0 for a connection without a
+    # port and the API then refuses the test (fixed upstream after 3.3.2). With 443 stored, it works.
+    "hidden-fields": ["schema", "extra"],
     "relabeling": {
         "login": "Client ID",
         "password": "Client secret",
         "host": "Platform API URL",
+        "port": "Port",
     },
     "placeholders": {
         "login": "OAuth Server-to-Server client ID from the Adobe Developer Console",
         "password": "Client secret of that credential",
         "host": DEFAULT_HOST,
+        "port": "443",
         "org_id": "0123456789ABCDEF01234567@AdobeOrg",
         "sandbox_name": DEFAULT_SANDBOX,
         "scopes": DEFAULT_SCOPES,
@@ -41,7 +45,10 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "org_id": {
         "label": "IMS org ID",
-        "description": "Your IMS organization ID, ending in @AdobeOrg (Developer Console, credential page).",
+        "description": (
+            "Your IMS organization ID from the Developer Console credential page, "
+            "e.g. 0123456789ABCDEF01234567@AdobeOrg."
+        ),
         "schema": {"type": ["string", "null"]},
     },
     "sandbox_name": {
@@ -62,7 +69,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "cloud": {
         "label": "AEP hosting",
         "description": "Where your Experience Platform org runs: azure (most orgs) or aws.",
-        "schema": {"type": ["string", "null"], "default": "azure", "enum": [*CLOUDS, None]},
+        "schema": {"type": "string", "default": "azure", "enum": list(CLOUDS)},
     },
     "timeout": {
         "label": "Timeout (seconds)",
@@ -71,7 +78,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "max_retries": {
         "label": "Max retries",
-        "description": "Retries on throttling (429), 502/503/504 and network errors.",
+        "description": "Retries on throttling (429), server errors (5xx) and network errors.",
         "schema": {"type": ["integer", "null"], "default": DEFAULT_MAX_RETRIES},
     },
 }

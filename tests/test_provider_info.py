@@ -74,13 +74,15 @@ def test_airflow3_hook_meta_shows_the_form():
     assert behaviour.password.title == "Client secret"
     assert behaviour.host.title == "Platform API URL"
     assert behaviour.host.placeholder == "https://platform.adobe.io"
-    assert behaviour.port.hidden and behaviour.url_schema.hidden
+    assert behaviour.url_schema.hidden
+    assert not behaviour.port.hidden and behaviour.port.placeholder == "443"  # see _connection_form.py
     extra = meta.extra_fields or {}
     for name, label in EXPECTED_FIELDS.items():
         assert extra[name]["schema"]["title"] == label, name
         assert extra[name]["description"], name
     assert extra["sandbox_name"]["value"] == "prod"
-    assert extra["cloud"]["schema"]["enum"][:2] == ["azure", "aws"]
+    assert extra["cloud"]["schema"]["enum"] == ["azure", "aws"]
+    assert "@AdobeOrg" in extra["org_id"]["description"]
 
 
 @pytest.mark.skipif(AIRFLOW_3, reason="Airflow 2 builds the form from the hook's widget methods")
@@ -95,7 +97,7 @@ def test_airflow2_widgets_show_the_form():
     behaviour = manager.field_behaviours["adobe_experience_platform"]
     assert behaviour["relabeling"]["login"] == "Client ID"
     assert behaviour["relabeling"]["password"] == "Client secret"
-    assert "port" in behaviour["hidden_fields"]
+    assert "schema" in behaviour["hidden_fields"] and "port" not in behaviour["hidden_fields"]
     assert behaviour["placeholders"]["extra__adobe_experience_platform__org_id"].endswith("@AdobeOrg")
 
 

@@ -67,7 +67,7 @@ def tail(path: Path, lines: int = 40) -> str:
 def postgres_bin_dir() -> Path | None:
     """The directory holding ``initdb`` and ``pg_ctl`` (Debian keeps them off PATH)."""
     if env := os.environ.get("AEP_PG_BIN"):
-        return Path(env)
+        return Path(env) if (Path(env) / "initdb").is_file() and (Path(env) / "pg_ctl").is_file() else None
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key, reverse=True)
     if candidates:
         return Path(candidates[0]).parent
@@ -504,6 +504,11 @@ def main() -> int:
     """Start the deployment with an emulator and wait for Ctrl-C."""
     from airflow_provider_aep.testing import AepEmulator
 
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # also when started in the background (SIGINT ignored)
     with AepEmulator() as emulator:
         deployment = AirflowDeployment(emulator)
         deployment.start()
