@@ -57,6 +57,29 @@ def dags_folder() -> Path:
     return DAGS_FOLDER
 
 
+def _task_masker():
+    """The secrets masker ``mask_secret``/``redact`` use in this process (Airflow 3.3 or 2.11)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+    except ImportError:
+        from airflow.utils.log.secrets_masker import _secrets_masker
+    return _secrets_masker()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets_masker():
+    """Start each test with no registered secrets.
+
+    A secret registered by an earlier test must not make a later masking check pass; and Airflow
+    recompiles one regex of all registered secrets on every ``mask_secret`` (quadratic over a long
+    test session).
+    """
+    masker = _task_masker()
+    masker.patterns = set()
+    masker.replacer = None
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_token_cache():
     """Each test starts with no cached IMS token, so token counts are per test."""

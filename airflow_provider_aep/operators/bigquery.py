@@ -134,8 +134,9 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
     # ----------------------------------------------------------------- validation (no requests)
     def _mask_inputs(self) -> None:
         for secret in (self.google_client_secret, self.google_refresh_token):
-            if isinstance(secret, str) and secret:
+            if isinstance(secret, str) and secret.strip():
                 mask_secret(secret)
+                mask_secret(secret.strip())  # the form sent to Adobe
 
     def _resolve_auth_type(self) -> str:
         service_args = [n for n in ("key_file_content", "gcp_conn_id") if getattr(self, n) not in (None, "")]
@@ -325,7 +326,11 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
         if self.description:
             body["description"] = self.description
         created, _ = hook.create_once(
-            kind="base connection", name=self.name, create=lambda: hook.create_connection(body), find=find
+            kind="base connection",
+            name=self.name,
+            create=lambda: hook.create_connection(body),
+            find=find,
+            look_first=False,  # looked just above
         )
         return created, "created"
 

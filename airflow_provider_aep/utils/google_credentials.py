@@ -20,6 +20,7 @@ BIGQUERY_SCOPES = (
     "https://www.googleapis.com/auth/cloud-platform",
 )
 GCP_EXTRA_PREFIX = "extra__google_cloud_platform__"
+PKCS8_HEADER = "-----BEGIN PRIVATE KEY-----"
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def mask_key(info: dict[str, Any], text: str) -> None:
 
 def _decode_key_text(value: str | bytes, field_name: str) -> tuple[dict[str, Any], str]:
     raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    text = raw.strip()
+    # A key file saved by some editors starts with a UTF-8 byte order mark; it is not part of the JSON.
+    text = raw.strip().lstrip("\ufeff").strip()
     if not text:
         raise AepInputError(f"{field_name}: the service-account key is empty.")
-    if text.startswith("{"):
+    if text[0] in '{["':  # JSON text (Base64 never starts with these): report JSON problems as such
         return _json_object(text, field_name, "JSON text"), text
     try:
         compact = "".join(text.split())
@@ -112,7 +114,8 @@ def _decode_key_text(value: str | bytes, field_name: str) -> tuple[dict[str, Any
             "JSON (dict or text) or its Base64."
         ) from None
     mask_secret(decoded_text)
-    return _json_object(decoded_text.strip(), field_name, "Base64-decoded text"), decoded_text.strip()
+    decoded_text = decoded_text.strip().lstrip("\ufeff").strip()
+    return _json_object(decoded_text, field_name, "Base64-decoded text"), decoded_text
 
 
 def _json_object(text: str, field_name: str, what: str) -> dict[str, Any]:
@@ -142,6 +145,13 @@ def _check_key_fields(info: dict[str, Any], field_name: str) -> None:
             raise AepInputError(f"{field_name}: the service-account key has no {key!r}; download a new JSON key.")
     if "-----BEGIN" not in info["private_key"]:
         raise AepInputError(f"{field_name}: 'private_key' is not a PEM private key; download a new JSON key.")
+    if not info["private_key"].startswith(PKCS8_HEADER):
+        # Python's google-auth also loads PKCS#1 ("BEGIN RSA PRIVATE KEY"), but Adobe reads the key file as
+        # Google issues it: a PKCS#8 key. Anything else fails at Adobe, after the request.
+        raise AepInputError(
+            f"{field_name}: 'private_key' must be the PKCS#8 PEM key Google puts in JSON key files (starting "
+            f"with '{PKCS8_HEADER}'); download a new JSON key instead of converting or editing one."
+        )
 
 
 def _load_with_google_auth(info: dict[str, Any], field_name: str) -> None:
@@ -149,8 +159,11 @@ def _load_with_google_auth(info: dict[str, Any], field_name: str) -> None:
     from google.oauth2 import service_account
 
     try:
-        service_account.Credentials.from_service_account_info(info, scopes=list(BIGQUERY_SCOPES))
-    except (ValueError, TypeError, IndexError) as err:
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=list(BIGQUERY_SCOPES))
+        # google-auth loads any PEM private key (EC too) without complaint; Google only accepts RS256
+        # assertions signed with an RSA key, so sign a probe the way a token request would.
+        credentials.signer.sign(b"airflow-provider-aep key check")
+    except Exception as err:  # ValueError, TypeError, UnsupportedAlgorithm...: never quote the key
         reason = type(err).__name__
         raise AepInputError(
             f"{field_name}: google-auth cannot load this service-account key ({reason}: the private key is "
@@ -191,7 +204,7 @@ def _refresh(credentials: Any, field_name: str, who: str) -> None:
     try:
         credentials.refresh(google.auth.transport.requests.Request())
     except google.auth.exceptions.RefreshError as err:
-        reason = _google_reason(err)
+        reason = _google_reason(err).rstrip(". ")
         raise AepInputError(f"{field_name}: Google refused to issue a token for {who}: {reason}.") from None
     except google.auth.exceptions.TransportError as err:
         raise AepInputError(
