@@ -231,6 +231,11 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
                 raise AepInputError(f"gcp_conn_id: Airflow connection {self.gcp_conn_id!r} not found.") from err
             gcp = read_gcp_connection(conn)
             return gcp.key, gcp.project_id or gcp.key.project_id
+        if self.key_file_content in (None, ""):
+            raise AepInputError(
+                "key_file_content: service auth needs the service-account key; pass key_file_content "
+                "(dict, JSON text or Base64) or gcp_conn_id (an Airflow Google Cloud connection)."
+            )
         key = parse_service_account_key(self.key_file_content, "key_file_content")
         return key, key.project_id
 

@@ -92,7 +92,8 @@ CASES: dict[str, Case] = {
     "name-too-long": Case(lambda k, p: {"name": "x" * 257, "key_file_content": k}, ("name:", "256")),
     "name-not-text": Case(lambda k, p: {"name": 42, "key_file_content": k}, ("name:",)),
     "service-without-key": Case(
-        lambda k, p: {"name": "bq", "auth_type": "service", "project_id": "acme-crm-prod"}, ("key_file_content:",)
+        lambda k, p: {"name": "bq", "auth_type": "service", "project_id": "acme-crm-prod"},
+        ("key_file_content:", "service auth needs the service-account key", "gcp_conn_id"),
     ),
     "auth-type-unknown": Case(
         lambda k, p: {"name": "bq", "auth_type": "oauth", "key_file_content": k}, ("auth_type:", "'oauth'")
