@@ -42,7 +42,8 @@ STATUS_HINTS = {
     429: "Adobe kept throttling the requests; run fewer tasks at once or raise max_retries.",
 }
 
-_flow_spec_ids: dict[tuple[str, str], str] = {}
+_flow_specs: dict[tuple[str, str], dict[str, Any]] = {}
+_flow_spec_ids = _flow_specs  # TEMP alias while tests move to _flow_specs
 
 
 class AdobeExperiencePlatformHook(BaseHook):
@@ -495,17 +496,20 @@ class AdobeExperiencePlatformHook(BaseHook):
         return self._get("flowSpecs", flow_spec_id)
 
     def find_flow_spec(self, name: str) -> dict[str, Any]:
-        """The flow spec of that name, e.g. ``CRMToAEP``."""
+        """The flow spec of that name, e.g. ``CRMToAEP``, looked up once per process (flow specs are global)."""
+        cache_key = (self.settings.platform_url, name)
+        cached = _flow_specs.get(cache_key)
+        if cached is not None:
+            return cached
         for spec in self.paginate("/flowSpecs", params={"property": f'name=="{name}"'}):
             if spec.get("name") == name:
-                _flow_spec_ids[(self.settings.platform_url, name)] = spec["id"]
+                _flow_specs[cache_key] = spec
                 return spec
         raise AdobeApiError(status=404, method="GET", path="/flowSpecs", title=f"no flow spec named {name!r}")
 
     def get_flow_spec_id(self, name: str) -> str:
-        """The id of a flow spec by name, cached for the process (flow specs are global)."""
-        cached = _flow_spec_ids.get((self.settings.platform_url, name))
-        return cached if cached is not None else self.find_flow_spec(name)["id"]
+        """The id of a flow spec by name (cached with the spec)."""
+        return str(self.find_flow_spec(name)["id"])
 
     def create_flow(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._create("flows", body)

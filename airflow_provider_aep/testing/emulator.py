@@ -31,6 +31,7 @@ CONN_TYPE = "adobe_experience_platform"
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # hundreds of triggers or threads may connect at once
 
     def __init__(self, address: tuple[str, int], emulator: AepEmulator) -> None:
         self.emulator = emulator
