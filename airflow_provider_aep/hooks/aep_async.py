@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep import __version__
@@ -20,7 +21,11 @@ log = logging.getLogger(__name__)
 
 IMS_TOKEN_PATH = "/ims/token/v3"
 _clients: dict[int, httpx.AsyncClient] = {}
-_settings_cache: dict[str, tuple[float, AepConnectionSettings]] = {}
+# Per event loop: the triggerer's one loop shares a read among its triggers, while each new loop
+# (``dag.test()`` runs every deferral in its own) reads the connection afresh, as tasks do.
+_settings_cache: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, AepConnectionSettings]]
+] = weakref.WeakKeyDictionary()
 SETTINGS_TTL_SECONDS = 60.0
 
 
@@ -59,14 +64,15 @@ class AdobeExperiencePlatformAsyncHook:
     async def get_settings(self) -> AepConnectionSettings:
         """Connection fields, read asynchronously and shared by the triggers of this process for a minute."""
         loop = asyncio.get_running_loop()
-        cached = _settings_cache.get(self.aep_conn_id)
+        per_loop = _settings_cache.setdefault(loop, {})
+        cached = per_loop.get(self.aep_conn_id)
         if cached is not None and loop.time() - cached[0] < SETTINGS_TTL_SECONDS:
             return cached[1]
         conn = await aget_connection(self.aep_conn_id)
         if conn.password:
             mask_secret(conn.password)
         settings = AepConnectionSettings.from_connection(conn)
-        _settings_cache[self.aep_conn_id] = (loop.time(), settings)
+        per_loop[self.aep_conn_id] = (loop.time(), settings)
         return settings
 
     async def get_access_token(self, settings: AepConnectionSettings) -> str:
@@ -175,6 +181,12 @@ class AdobeExperiencePlatformAsyncHook:
         from airflow_provider_aep.hooks.aep import _first_item, _path_id
 
         return _first_item(await self.get(f"/runs/{_path_id(run_id)}"))
+
+    async def get_flow(self, flow_id: str) -> dict[str, Any]:
+        """``GET /flows/{id}``; raises :class:`AdobeApiError` (404) when the flow was deleted."""
+        from airflow_provider_aep.hooks.aep import _first_item, _path_id
+
+        return _first_item(await self.get(f"/flows/{_path_id(flow_id)}"))
 
     async def get_latest_run(self, flow_id: str) -> dict[str, Any] | None:
         data = await self.get("/runs", params={"property": f"flowId=={flow_id}", "orderby": "-createdAt", "limit": "1"})

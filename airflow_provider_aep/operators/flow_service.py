@@ -529,14 +529,19 @@ class RunDataflowOperator(_FlowServiceOperator):
         return start, end
 
     def execute(self, context: Context) -> str:
+        from airflow_provider_aep.utils.runs import FAILED_STATES, run_status
+
         flow_id = _require_text(self.flow_id, "flow_id", "the dataflow id from XCom")
         start, end = self.window()
         earlier_runs = list(self.hook.list_runs(flow_id))
 
         def find_same_window(runs: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+            """A run of this window that is under way or succeeded; a failed one is tried again (task retry)."""
             for run in runs if runs is not None else self.hook.list_runs(flow_id):
                 params = run.get("params") or {}
                 if params.get("windowStartTime") == start and params.get("windowEndTime") == end:
+                    if run_status(run) in FAILED_STATES:
+                        continue
                     return run
             return None
 

@@ -87,8 +87,11 @@ class DataflowRunSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue | bool:
         from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
-        run = read_run(AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id), self.run_id, self.flow_id)
+        hook = AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id)
+        run = read_run(hook, self.run_id, self.flow_id)
         if not run:
+            if self.flow_id and not self.run_id:
+                hook.get_flow(self.flow_id)  # a deleted flow fails now (404) instead of at the timeout
             self.log.info("Flow %s has no run yet.", self.flow_id)
             return False
         status = run_status(run)
@@ -124,4 +127,14 @@ class DataflowRunSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired."""
+        if (event or {}).get("status") == "timeout":
+            try:
+                from airflow.sdk.exceptions import AirflowSensorTimeout
+            except ImportError:  # Airflow 2
+                from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef]
+
+            # Like a poking sensor's timeout: final, no retries (each retry would wait the whole timeout again).
+            raise AirflowSensorTimeout(
+                f"Timed out after {self.timeout} s waiting for the dataflow run: {event.get('message')}"
+            )
         return finish_trigger_event(event, self.timeout, self.log)

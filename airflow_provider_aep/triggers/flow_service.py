@@ -64,8 +64,14 @@ class DataflowRunTrigger(BaseTrigger):
         hook = AdobeExperiencePlatformAsyncHook(self.aep_conn_id)
         what = f"run {self.run_id}" if self.run_id else f"latest run of flow {self.flow_id}"
         while True:
+            run: dict[str, Any] | None
             try:
-                run = await (hook.get_run(self.run_id) if self.run_id else hook.get_latest_run(self.flow_id or ""))
+                if self.run_id:
+                    run = await hook.get_run(self.run_id)
+                else:
+                    run = await hook.get_latest_run(self.flow_id or "")
+                    if not run:  # no run yet, or the flow is gone: a deleted flow must not wait until the timeout
+                        await hook.get_flow(self.flow_id or "")
             except AdobeApiError as err:
                 gone = " (deleted?)" if err.status == 404 else ""
                 yield TriggerEvent({"status": "error", "message": f"Cannot read dataflow {what}{gone}: {err}"})
@@ -82,8 +88,9 @@ class DataflowRunTrigger(BaseTrigger):
             remaining = None if self.end_time is None else self.end_time - time.time()
             if remaining is not None and remaining <= 0:
                 summary = summarize_run(run) if run else {"run_id": self.run_id, "flow_id": self.flow_id}
+                state = "still running" if run else "not started (the flow has no run yet)"
                 yield TriggerEvent(
-                    {"status": "timeout", "run": summary, "message": f"Dataflow {what} still running at the timeout."}
+                    {"status": "timeout", "run": summary, "message": f"Dataflow {what} {state} at the timeout."}
                 )
                 return
             wait = self.poll_interval if remaining is None else min(self.poll_interval, remaining)

@@ -100,6 +100,12 @@ def _comparison(condition: tuple[Any, ...], field: str) -> dict[str, Any]:
             raise AepInputError(f"{field}: {op!r} on {column!r} needs a non-empty list of values.")
         node = {"nodeType": "fnApply", "fnName": "in", "params": [lookup, _literal([*value], column, field)]}
         return {"nodeType": "fnApply", "fnName": "not", "params": [node]} if op == "not in" else node
+    if isinstance(value, list | tuple | set | frozenset):
+        # '=' against a list compares the column with the whole list and silently matches nothing.
+        raise AepInputError(
+            f"{field}: {op!r} on {column!r} takes one value, got a list; "
+            f"to match any of several values use ({column!r}, 'in', [...])."
+        )
     if op == "like" and not isinstance(value, str):
         raise AepInputError(f"{field}: 'like' on {column!r} needs a text pattern such as '%@acme.com'.")
     return {"nodeType": "fnApply", "fnName": COMPARISONS[op], "params": [lookup, _literal(value, column, field)]}

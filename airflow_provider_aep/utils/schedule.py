@@ -79,7 +79,10 @@ def build_schedule(
             )
         params["interval"] = interval_int
     if backfill is not None:
-        params["backfill"] = bool(backfill)
+        if not isinstance(backfill, bool):
+            # bool("false") is True: never guess, a wrong guess ingests the whole history.
+            raise AepInputError(f"backfill: True or False, got {backfill!r}.")
+        params["backfill"] = backfill
     return params
 
 
@@ -94,4 +97,8 @@ def check_against_flow_spec(schedule: dict[str, Any], flow_spec: dict[str, Any])
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "schedule"
-        raise AepInputError(f"{where}: rejected by the rules of flow spec {flow_spec.get('name')!r}: {first.message}.")
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.path) or 'schedule'}: {e.message}" if n else e.message
+            for n, e in enumerate(errors[:3])
+        )
+        raise AepInputError(f"{where}: rejected by the rules of flow spec {flow_spec.get('name')!r}: {problems}.")

@@ -1,0 +1,181 @@
+"""Creates that happen exactly once (reuse by name, ambiguous failures), and deletes of things already gone."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_aep.exceptions import AdobeApiError
+from airflow_provider_aep.operators.flow_service import (
+    CreateDataflowOperator,
+    CreateDataLakeTargetConnectionOperator,
+    CreateSourceConnectionOperator,
+    DeleteFlowServiceResourceOperator,
+    ExploreConnectionOperator,
+)
+from tests.flow_service.support import DATASET_ID, FLOW, SCHEMA_ID, execute, make_flow
+
+
+@pytest.fixture
+def ids(aep, service_account_key):
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+
+    made = make_flow(AdobeExperiencePlatformHook(), service_account_key)
+    aep.clear_journal()
+    return made
+
+
+def source_op(ids, name="src-2"):
+    return CreateSourceConnectionOperator(
+        task_id="s", name=name, base_connection_id=ids["base"], table_path="crm.orders"
+    )
+
+
+def target_op(name="tgt-2"):
+    return CreateDataLakeTargetConnectionOperator(task_id="t", name=name, dataset_id=DATASET_ID, schema_id=SCHEMA_ID)
+
+
+def flow_op(ids, name="flow-2"):
+    return CreateDataflowOperator(
+        task_id="f",
+        name=name,
+        source_connection_id=ids["source"],
+        target_connection_id=ids["target"],
+        mapping_id=ids["mapping"],
+        delta_column="updated_at",
+        frequency="hour",
+        interval=1,
+    )
+
+
+CREATES = {
+    "sourceConnections": lambda ids: source_op(ids),
+    "targetConnections": lambda ids: target_op(),
+    "flows": lambda ids: flow_op(ids),
+}
+FAULTS = {
+    "applied_then_500": {"status": 500, "after_apply": True},
+    "applied_then_503": {"status": 503, "after_apply": True},
+    "applied_then_dropped": {"drop": True, "after_apply": True},
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize("collection", CREATES)
+def test_create_that_fails_after_applying_yields_one_resource(aep, ids, collection, fault):
+    before = len(aep.resources(collection))
+    aep.inject_fault("POST", f"{FLOW}/{collection}", **fault)
+    resource_id, _ = execute(CREATES[collection](ids))
+    after = aep.resources(collection)
+    assert len(after) == before + 1
+    assert after[-1]["id"] == resource_id
+    assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1  # looked it up instead of sending it again
+
+
+@pytest.mark.parametrize("collection", CREATES)
+def test_create_that_did_not_apply_is_sent_again(aep, ids, collection):
+    before = len(aep.resources(collection))
+    aep.inject_fault("POST", f"{FLOW}/{collection}", status=500)  # failed before applying
+    resource_id, _ = execute(CREATES[collection](ids))
+    assert [r["id"] for r in aep.resources(collection)][before:] == [resource_id]
+    assert [e.status for e in aep.requests("POST", f"{FLOW}/{collection}")] == [500, 201]
+
+
+@pytest.mark.parametrize("collection", CREATES)
+def test_create_reuses_by_name(aep, ids, collection):
+    first, _ = execute(CREATES[collection](ids))
+    again, _ = execute(CREATES[collection](ids))
+    assert again == first
+    assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1
+    lookups = aep.requests("GET", f"{FLOW}/{collection}")
+    assert lookups and all(e.query["property"] == [f"name=={CREATES[collection](ids).name}"] for e in lookups)
+
+
+def test_429_on_create_is_resent_after_retry_after(aep, ids):
+    aep.inject_fault("POST", f"{FLOW}/targetConnections", status=429, retry_after=0.3)
+    execute(target_op())
+    assert [e.status for e in aep.requests("POST", f"{FLOW}/targetConnections")] == [429, 201]
+    assert len(aep.resources("targetConnections")) == 2
+
+
+def test_flow_link_is_pushed(aep, ids):
+    flow_id, ti = execute(flow_op(ids))
+    assert ti.xcoms["aep_url"] == f"https://experience.adobe.com/#/sname:prod/platform/source/dataflows/{flow_id}/runs"
+
+
+def test_explore_lists_tables(aep, ids):
+    tables, _ = execute(ExploreConnectionOperator(task_id="e", connection_id=ids["base"]))
+    assert {t["path"] for t in tables} == {"crm.customers", "crm.orders"}
+    assert all(t["can_preview"] and t["can_fetch_schema"] and t["type"] == "table" for t in tables)
+
+
+def test_explore_filtered_preview(aep, ids):
+    result, _ = execute(
+        ExploreConnectionOperator(
+            task_id="e",
+            connection_id=ids["base"],
+            object_path="crm.customers",
+            preview=True,
+            row_filter=[("city", "=", "DDN"), ("loyalty_points", ">", 200)],
+        )
+    )
+    assert [r["customer_id"] for r in result["rows"]] == ["c-003", "c-006"]
+    assert result["columns"][4] == {"name": "loyalty_points", "type": "integer", "xdm_type": "long"}
+
+
+# ------------------------------------------------------------------------------------------- delete
+KINDS = {
+    "flow": ("flows", "flow"),
+    "source_connection": ("sourceConnections", "source"),
+    "target_connection": ("targetConnections", "target"),
+    "connection": ("connections", "base"),
+}
+
+
+def delete(resource_type, resource_id):
+    return execute(
+        DeleteFlowServiceResourceOperator(task_id="d", resource_type=resource_type, resource_id=resource_id)
+    )[0]
+
+
+def test_delete_everything_then_again_is_success(aep, ids):
+    for resource_type in ("flow", "source_connection", "target_connection", "connection"):
+        collection, key = KINDS[resource_type]
+        assert delete(resource_type, ids[key]) is True
+        assert aep.resources(collection) == []
+        assert delete(resource_type, ids[key]) is False  # already gone: success, nothing to do
+    statuses = [(e.path.rsplit("/", 2)[-2], e.status) for e in aep.requests("DELETE")]
+    assert statuses == [
+        ("flows", 204),
+        ("flows", 404),
+        ("sourceConnections", 204),
+        ("sourceConnections", 404),
+        ("targetConnections", 204),
+        ("targetConnections", 404),
+        ("connections", 204),
+        ("connections", 404),
+    ]
+
+
+@pytest.mark.parametrize("resource_type", KINDS)
+def test_delete_of_an_id_that_never_existed_is_success(aep, resource_type):
+    assert delete(resource_type, "0b7a5a0e-0000-4000-8000-000000000000") is False
+
+
+def test_delete_that_applied_then_failed_is_success(aep, ids):
+    aep.inject_fault("DELETE", f"{FLOW}/flows/*", status=500, after_apply=True)
+    assert delete("flow", ids["flow"]) is False  # the retry found it gone
+    assert aep.resources("flows") == []
+    assert [e.status for e in aep.requests("DELETE")] == [500, 404]
+
+
+def test_delete_in_use_fails_with_adobes_reason(aep, ids):
+    with pytest.raises(AdobeApiError) as info:
+        delete("source_connection", ids["source"])
+    assert info.value.status == 400 and "1418-400" in str(info.value)
+    assert len(aep.resources("sourceConnections")) == 1
+
+
+def test_delete_permission_error_is_not_success(aep, ids):
+    aep.inject_fault("DELETE", f"{FLOW}/flows/*", status=403, times=None)
+    with pytest.raises(AdobeApiError, match="HTTP 403"):
+        delete("flow", ids["flow"])
