@@ -58,7 +58,9 @@ MINIMUM = {
     "create_source_connection": 2,  # token + POST /sourceConnections
     "create_target_connection": 2,  # token + POST /targetConnections
     "create_mapping_set": 2,  # token + POST /mappingSets
-    "create_dataflow": 2,  # token + POST /flows (the CRMToAEP flow spec id is a published constant)
+    # token + flow spec by name + POST /flows: the operator looks CRMToAEP up by name (once per process)
+    # and checks the schedule against the spec's rules before sending, as its issue asks.
+    "create_dataflow": 3,
     "run_dataflow (no wait)": 2,  # token + POST /runs
     "run_dataflow (wait, sync)": 3,  # token + POST /runs + GET /runs/{id} (run already ended)
     "wait_for_run (sensor)": 2,  # token + GET /runs/{id}

@@ -43,7 +43,6 @@ STATUS_HINTS = {
 }
 
 _flow_specs: dict[tuple[str, str], dict[str, Any]] = {}
-_flow_spec_ids = _flow_specs  # TEMP alias while tests move to _flow_specs
 
 
 class AdobeExperiencePlatformHook(BaseHook):

@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMS_TOKEN_PATH = "/ims/token/v3"
-_clients: dict[int, httpx.AsyncClient] = {}
+# At most this many requests in flight per event loop: the pool's size. Without the gate, a burst
+# of triggers (after a triggerer restart) queues in httpx's pool, which rescans its whole queue on
+# every step: CPU per poll then grows with the number of triggers.
+MAX_CONCURRENT_REQUESTS = 64
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 # Per event loop: the triggerer's one loop shares a read among its triggers, while each new loop
 # (``dag.test()`` runs every deferral in its own) reads the connection afresh, as tasks do.
 _settings_cache: weakref.WeakKeyDictionary[
@@ -33,21 +38,30 @@ def shared_client() -> httpx.AsyncClient:
     """The process's pooled client for the running event loop (a triggerer runs one loop)."""
     import httpx
 
-    loop_id = id(asyncio.get_running_loop())
-    client = _clients.get(loop_id)
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
             verify=True,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=httpx.Limits(max_connections=MAX_CONCURRENT_REQUESTS, max_keepalive_connections=32),
             headers={"User-Agent": f"airflow-provider-aep/{__version__} httpx/{httpx.__version__}"},
         )
-        _clients[loop_id] = client
+        _clients[loop] = client
     return client
 
 
+def request_slots() -> asyncio.Semaphore:
+    """The gate that keeps this event loop's requests within the pool's size."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+    return slots
+
+
 async def close_shared_clients() -> None:
-    """Close the clients of this event loop (tests and benchmarks)."""
-    client = _clients.pop(id(asyncio.get_running_loop()), None)
+    """Close the client of this event loop (tests and benchmarks)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
 
@@ -91,7 +105,8 @@ class AdobeExperiencePlatformAsyncHook:
         budget = RetryBudget(settings.max_retries, settings.retry_deadline, settings.backoff_base)
         while True:
             try:
-                resp = await shared_client().post(settings.token_url, data=form, timeout=settings.timeout)
+                async with request_slots():
+                    resp = await shared_client().post(settings.token_url, data=form, timeout=settings.timeout)
             except httpx.TransportError as exc:
                 wait = budget.next_wait()
                 if wait is None:
@@ -150,9 +165,10 @@ class AdobeExperiencePlatformAsyncHook:
                 "Accept": "application/json",
             }
             try:
-                resp = await shared_client().get(
-                    f"{settings.flow_service_url}{path}", params=params, headers=headers, timeout=settings.timeout
-                )
+                async with request_slots():
+                    resp = await shared_client().get(
+                        f"{settings.flow_service_url}{path}", params=params, headers=headers, timeout=settings.timeout
+                    )
             except httpx.TransportError as exc:
                 wait = budget.next_wait()
                 if wait is None:

@@ -467,9 +467,9 @@ class CreateDataflowOperator(_FlowServiceOperator):
         from airflow_provider_aep.utils.schedule import check_against_flow_spec
 
         body = self.build_body()
-        flow_spec_id = self.hook.get_flow_spec_id(self.flow_spec_name)
-        check_against_flow_spec(body["scheduleParams"], self.hook.get_flow_spec(flow_spec_id))
-        body["flowSpec"]["id"] = flow_spec_id
+        flow_spec = self.hook.find_flow_spec(self.flow_spec_name)
+        check_against_flow_spec(body["scheduleParams"], flow_spec)
+        body["flowSpec"]["id"] = flow_spec["id"]
         flow_id = self._create_named(
             "dataflow",
             body["name"],

@@ -13,11 +13,11 @@ def _fresh_process_caches():
     """Flow spec ids, async-hook settings and shared httpx clients are process-wide: reset them."""
     from airflow_provider_aep.hooks import aep, aep_async
 
-    aep._flow_spec_ids.clear()
+    aep._flow_specs.clear()
     aep_async._settings_cache.clear()
     aep_async._clients.clear()
     yield
-    aep._flow_spec_ids.clear()
+    aep._flow_specs.clear()
     aep_async._settings_cache.clear()
     aep_async._clients.clear()
 
