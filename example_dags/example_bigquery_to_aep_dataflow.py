@@ -41,7 +41,6 @@ with DAG(
     catchup=False,
     tags=["adobe", "bigquery", "example"],
     doc_md=__doc__,
-    params={"deferrable": True},
 ) as dag:
     base = CreateBigQueryBaseConnectionOperator(
         task_id="create_base_connection",

@@ -487,6 +487,12 @@ class AdobeExperiencePlatformHook(BaseHook):
     def create_mapping_set(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._create("mappingSets", body, service=DATA_PREP)
 
+    def find_mapping_sets(self, *, name: str) -> list[dict[str, Any]]:
+        """Mapping sets with that exact name (``GET /mappingSets?name=``)."""
+        data = self.request("GET", "/mappingSets", service=DATA_PREP, params={"name": name, "limit": 50}) or {}
+        items = (data.get("data") or data.get("items") or []) if isinstance(data, dict) else data
+        return [item for item in items if isinstance(item, dict) and item.get("name") == name]
+
     def get_mapping_set(self, mapping_set_id: str) -> dict[str, Any]:
         return self._get("mappingSets", mapping_set_id, service=DATA_PREP)
 
@@ -561,10 +567,10 @@ def _airflow_version() -> str:
         return "unknown"
 
 
-def _path_id(value: str) -> str:
+def _path_id(value: str, field: str = "resource_id") -> str:
     text = str(value or "").strip()
     if not text or any(c in text for c in "/?#") or text in (".", ".."):
-        raise AepInputError(f"Resource id {value!r} is not a valid Adobe id.")
+        raise AepInputError(f"{field}: {value!r} is not an Adobe id (no '/', '?' or '#', not empty).")
     return quote(text, safe="")
 
 

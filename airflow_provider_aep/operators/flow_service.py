@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from datetime import timedelta
@@ -285,21 +287,25 @@ class CreateDataLakeTargetConnectionOperator(_FlowServiceOperator):
 
 
 class CreateMappingSetOperator(_FlowServiceOperator):
-    """Create a Data Prep mapping set from source columns to XDM paths.
+    """Create (or reuse) a Data Prep mapping set from source columns to XDM paths.
 
+    The mapping set is named after its content unless ``name`` is given, so a re-run or a retry
+    reuses the same mapping set instead of adding one per run.
     Returns ``{"mapping_id": ..., "mapping_version": ...}``; the id is also pushed as ``mapping_id``.
 
     :param schema_id: the target XDM schema ``$id`` (templated).
     :param mappings: ``{"column": "xdm.path"}`` or a list of ``(column, path)`` pairs or
         ``{"source": ..., "destination": ...}`` dicts.
+    :param name: the mapping set's name (templated); by default ``airflow-`` and a hash of its content.
     """
 
-    template_fields: Sequence[str] = ("schema_id", "aep_conn_id")
+    template_fields: Sequence[str] = ("schema_id", "name", "aep_conn_id")
 
-    def __init__(self, *, schema_id: str, mappings: Any, **kwargs: Any) -> None:
+    def __init__(self, *, schema_id: str, mappings: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schema_id = schema_id
         self.mappings = mappings
+        self.name = name
 
     def build_body(self) -> dict[str, Any]:
         pairs: list[tuple[Any, Any]]
@@ -334,25 +340,57 @@ class CreateMappingSetOperator(_FlowServiceOperator):
         duplicates = sorted({d for d in destinations if destinations.count(d) > 1})
         if duplicates:
             raise AepInputError(f"mappings: several columns map to the same XDM path {duplicates}.")
-        return {
+        body: dict[str, Any] = {
             "outputSchema": {
                 "schemaRef": {"id": check_schema_id(self.schema_id), "contentType": XDM_FULL_CONTENT_TYPE}
             },
             "mappings": rows,
         }
+        if self.name is not None:
+            body["name"] = _require_text(self.name, "name", "'crm-customers-mapping'")
+        else:
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+            body["name"] = f"airflow-{digest}"
+        return body
 
     def execute(self, context: Context) -> dict[str, Any]:
         body = self.build_body()
-        created = self.hook.create_mapping_set(body)
-        result = {"mapping_id": created["id"], "mapping_version": int(created.get("version", 0))}
+
+        def find() -> dict[str, Any] | None:
+            for existing in self.hook.find_mapping_sets(name=body["name"]):
+                if _same_mappings(existing, body):
+                    return existing
+                raise AepInputError(
+                    f"name: mapping set {body['name']!r} ({existing.get('id')}) already exists with other "
+                    "mappings or schema; give this one another name."
+                )
+            return None
+
+        mapping_set, created = self.hook.create_once(
+            kind="mapping set", name=body["name"], create=lambda: self.hook.create_mapping_set(body), find=find
+        )
+        result = {"mapping_id": mapping_set["id"], "mapping_version": int(mapping_set.get("version", 0))}
         self.log.info(
-            "Mapping set %s (version %s): %d mappings.",
+            "Mapping set %s %r %s (version %s): %d mappings.",
             result["mapping_id"],
+            body["name"],
+            "created" if created else "reused",
             result["mapping_version"],
             len(body["mappings"]),
         )
         context["ti"].xcom_push(key="mapping_id", value=result["mapping_id"])
         return result
+
+
+def _same_mappings(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a stored mapping set maps the same columns to the same schema paths."""
+
+    def key(doc: dict[str, Any]) -> tuple[Any, ...]:
+        schema = ((doc.get("outputSchema") or {}).get("schemaRef") or {}).get("id")
+        pairs = sorted((m.get("source"), m.get("destination")) for m in doc.get("mappings") or [])
+        return schema, tuple(pairs)
+
+    return "mappings" not in existing or key(existing) == key(body)
 
 
 class CreateDataflowOperator(_FlowServiceOperator):

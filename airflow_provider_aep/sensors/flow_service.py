@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep._compat import BaseSensorOperator, PokeReturnValue, default_deferrable
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow_provider_aep._compat import Context
+    from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
 
 def finish_run(summary: dict[str, Any], log: Any) -> dict[str, Any]:
@@ -84,10 +86,15 @@ class DataflowRunSensor(BaseSensorOperator):
         self.aep_conn_id = aep_conn_id
         self.deferrable = default_deferrable() if deferrable is None else deferrable
 
-    def poke(self, context: Context) -> PokeReturnValue | bool:
+    @cached_property
+    def hook(self) -> AdobeExperiencePlatformHook:
+        """One hook (and pooled session) for all the pokes of this task."""
         from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
-        hook = AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id)
+        return AdobeExperiencePlatformHook(aep_conn_id=self.aep_conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        hook = self.hook
         run = read_run(hook, self.run_id, self.flow_id)
         if not run:
             if self.flow_id and not self.run_id:

@@ -690,7 +690,10 @@ class Service:
         return Response(200, _public(self._find(req, "mappingSets", id)))
 
     def list_mapping_sets(self, req: Request) -> Response:
-        items = [_public(m) for m in self.store.items(req.sandbox, "mappingSets")]
+        name = req.arg("name")
+        items = [
+            _public(m) for m in self.store.items(req.sandbox, "mappingSets") if name is None or m.get("name") == name
+        ]
         return Response(200, {"data": items, "_page": {"count": len(items)}})
 
     # --- flows -----------------------------------------------------------------------------------

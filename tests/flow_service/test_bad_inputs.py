@@ -232,6 +232,6 @@ def test_delete_bad_inputs(aep, kwargs, field, words):
 @pytest.mark.parametrize("resource_id", ["../connections/abc", "abc?x=1", "a#b", ".."])
 def test_delete_refuses_ids_that_change_the_path(aep, resource_id):
     op = DeleteFlowServiceResourceOperator(task_id="delete", resource_type="flow", resource_id=resource_id)
-    with pytest.raises(AepInputError, match="is not a valid Adobe id"):
+    with pytest.raises(AepInputError, match=r"^resource_id: .* is not an Adobe id"):
         execute(op)
     assert aep.journal == []

@@ -179,3 +179,42 @@ def test_delete_permission_error_is_not_success(aep, ids):
     aep.inject_fault("DELETE", f"{FLOW}/flows/*", status=403, times=None)
     with pytest.raises(AdobeApiError, match="HTTP 403"):
         delete("flow", ids["flow"])
+
+
+CONVERSION = "/data/foundation/conversion"
+
+
+def mapping_op(name=None, mappings=None):
+    from airflow_provider_aep.operators.flow_service import CreateMappingSetOperator
+
+    return CreateMappingSetOperator(
+        task_id="m", schema_id=SCHEMA_ID, name=name, mappings=mappings or {"email": "personalEmail.address"}
+    )
+
+
+def test_mapping_set_is_reused_by_content(aep, ids):
+    first, _ = execute(mapping_op())
+    again, _ = execute(mapping_op())
+    assert again == first
+    assert len(aep.requests("POST", f"{CONVERSION}/mappingSets")) == 1
+    other, _ = execute(mapping_op(mappings={"email": "personalEmail.address", "city": "homeAddress.city"}))
+    assert other["mapping_id"] != first["mapping_id"]  # other content, other name, another mapping set
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+def test_mapping_set_that_fails_after_applying_yields_one(aep, ids, fault):
+    before = len(aep.resources("mappingSets"))
+    aep.inject_fault("POST", f"{CONVERSION}/mappingSets", **fault)
+    result, _ = execute(mapping_op())
+    after = aep.resources("mappingSets")
+    assert len(after) == before + 1
+    assert after[-1]["id"] == result["mapping_id"]
+    assert len(aep.requests("POST", f"{CONVERSION}/mappingSets")) == 1
+
+
+def test_named_mapping_set_with_other_content_is_refused(aep, ids):
+    execute(mapping_op(name="crm-mapping"))
+    aep.clear_journal()
+    with pytest.raises(Exception, match=r"name: mapping set 'crm-mapping' .* already exists with other mappings"):
+        execute(mapping_op(name="crm-mapping", mappings={"city": "homeAddress.city"}))
+    assert aep.requests("POST", f"{CONVERSION}/mappingSets") == []

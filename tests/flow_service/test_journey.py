@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -131,10 +132,14 @@ def check_journey_journal(aep: Any, dag_run: Any, *, deferrable: bool) -> None:
     }
     # 4. mapping set (Data Prep)
     (post,) = aep.requests("POST", f"{CONVERSION}/mappingSets")
+    name = post.body.pop("name")
+    assert re.fullmatch(r"airflow-[0-9a-f]{20}", name), name  # named after its content
     assert post.body == {
         "outputSchema": {"schemaRef": {"id": SCHEMA_ID, "contentType": XDM_FULL}},
         "mappings": [{"sourceType": "ATTRIBUTE", "source": s, "destination": d} for s, d in MAPPINGS.items()],
     }
+    (lookup,) = aep.requests("GET", f"{CONVERSION}/mappingSets")
+    assert lookup.query["name"] == [name]
     assert mapping == {"mapping_id": aep.resources("mappingSets")[0]["id"], "mapping_version": 0}
     # 5. flow spec by name, then the flow
     (spec_lookup,) = aep.requests("GET", f"{FLOW}/flowSpecs")
@@ -252,8 +257,10 @@ def test_rerunning_the_journey_reuses_resources_by_name(airflow_db, aep, gcp_con
         assert xcom(first, task_id) == xcom(second, task_id), task_id
     for collection in ("sourceConnections", "targetConnections", "flows"):
         assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1, collection
-    # mapping sets have no name: each run makes a new one (Data Prep versions them)
-    assert len(aep.resources("mappingSets")) == 2
+    # the mapping set is named after its content, so the re-run reuses it too
+    assert len(aep.resources("mappingSets")) == 1
+    assert len(aep.requests("POST", f"{CONVERSION}/mappingSets")) == 1
+    assert xcom(first, "mapping") == xcom(second, "mapping")
     # two windows, two runs; deltaColumn on the flow's first run only
     posts = aep.requests("POST", f"{FLOW}/runs")
     assert len(posts) == 2 and len(aep.resources("runs")) == 2
