@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,28 +123,48 @@ def _extras(conn: Any) -> dict[str, Any]:
 
 
 def _base_url(value: Any, port: Any, name: str, where: str, default: str) -> str:
-    """Accept a full URL or a bare host (https assumed); honour an explicit port."""
+    """Accept a full URL or a bare host (https assumed); honour an explicit port.
+
+    Plain http is refused except on loopback (the local emulator): the bearer token, and for
+    ``ims_url`` the client secret, would cross the network in clear text.
+    """
     text = str(value).strip() if value else default
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        url_port = parts.port
+    except ValueError:
+        raise AepInputError(f"{where}: {name!r} is not a valid URL (host or port): {value!r}.") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise AepInputError(f"{where}: {name!r} must be an http(s) URL or a host name, got {value!r}.")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise AepInputError(f"{where}: {name!r} must not carry credentials, a query or a fragment.")
-    try:
-        url_port = parts.port
-    except ValueError as err:
-        raise AepInputError(f"{where}: {name!r} has an invalid port: {value!r}.") from err
-    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise AepInputError(
+            f"{where}: {name!r} must use https (plain http is accepted only for localhost), got {value!r}."
+        )
+    netloc = hostname if ":" not in hostname else f"[{hostname}]"
     chosen_port = port or url_port
     if chosen_port:
         try:
             chosen_port = int(chosen_port)
-        except (TypeError, ValueError) as err:
-            raise AepInputError(f"{where}: port must be a number, got {port!r}.") from err
+        except (TypeError, ValueError, OverflowError):
+            raise AepInputError(f"{where}: port must be a number, got {port!r}.") from None
+        if not 0 < chosen_port < 65536:
+            raise AepInputError(f"{where}: port must be between 1 and 65535, got {port!r}.")
         netloc = f"{netloc}:{chosen_port}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _number(value: Any, default: float, name: str, where: str, kind: type) -> Any:
@@ -152,8 +174,10 @@ def _number(value: Any, default: float, name: str, where: str, kind: type) -> An
         number = kind(value)
         if kind is int and float(value) != number:
             raise ValueError
-    except (TypeError, ValueError) as err:
-        raise AepInputError(f"{where}: extra {name!r} must be a {kind.__name__}, got {value!r}.") from err
+    except (TypeError, ValueError, OverflowError):
+        raise AepInputError(f"{where}: extra {name!r} must be a {kind.__name__}, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise AepInputError(f"{where}: extra {name!r} must be a finite number, got {value!r}.")
     if number < 0 or (name == "timeout" and number == 0):
         raise AepInputError(f"{where}: extra {name!r} must be positive, got {value!r}.")
     return number

@@ -455,11 +455,6 @@ def test_no_code_path_turns_tls_verification_off() -> None:
     assert offenders == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AepConnectionSettings accepts plain http:// for any host: a typo such as http://platform.adobe.io "
-    "sends the bearer token (and, for ims_url, the client secret) in clear text; allow http only for loopback",
-)
 @pytest.mark.parametrize(
     ("host", "extra"),
     [("http://platform.adobe.io", {}), ("https://platform.adobe.io", {"ims_url": "http://ims-na1.adobelogin.com"})],
