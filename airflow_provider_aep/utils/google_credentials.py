@@ -51,7 +51,13 @@ def parse_service_account_key(value: Any, field_name: str = "key_file_content") 
     """
     _mask_raw(value)
     if isinstance(value, dict):
-        info, text = value, json.dumps(value)
+        try:
+            info, text = value, json.dumps(value)
+        except (TypeError, ValueError, RecursionError):
+            raise AepInputError(
+                f"{field_name}: the key dict holds values that are not JSON (the key file is plain JSON: "
+                "text, numbers, nested objects)."
+            ) from None
     elif isinstance(value, str | bytes):
         info, text = _decode_key_text(value, field_name)
     else:
@@ -121,6 +127,8 @@ def _decode_key_text(value: str | bytes, field_name: str) -> tuple[dict[str, Any
 def _json_object(text: str, field_name: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise AepInputError(f"{field_name}: the {what} is nested too deeply to be a key file.") from None
     except ValueError as err:
         raise AepInputError(
             f"{field_name}: the {what} is not valid JSON (line {getattr(err, 'lineno', '?')}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ def to_epoch_seconds(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise AepInputError(f"{field}: expected a datetime or epoch seconds, got a boolean.")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AepInputError(f"{field}: epoch seconds must be a finite number, got {value}.")
         if value >= _EPOCH_MS_THRESHOLD:
             raise AepInputError(f"{field}: {value} looks like epoch milliseconds; Adobe wants epoch seconds.")
         if value < 0:
@@ -24,7 +27,7 @@ def to_epoch_seconds(value: Any, field: str) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdecimal():
             return to_epoch_seconds(int(text), field)
         try:
             value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -38,7 +41,11 @@ def to_epoch_seconds(value: Any, field: str) -> int:
                 f"{field}: the datetime {value.isoformat()} has no timezone; give an aware datetime "
                 "(e.g. pendulum.datetime(2026, 1, 31, tz='UTC')) so the window is not ambiguous."
             )
-        return int(value.timestamp())
+        try:
+            seconds = int(value.timestamp())
+        except (OverflowError, OSError, ValueError):
+            raise AepInputError(f"{field}: the datetime {value.isoformat()} is out of range.") from None
+        return to_epoch_seconds(seconds, field)  # the same range checks as for numbers
     raise AepInputError(f"{field}: expected a datetime, ISO-8601 text or epoch seconds, got {type(value).__name__}.")
 
 
@@ -69,7 +76,7 @@ def build_schedule(
             raise AepInputError(f"interval: required with frequency {frequency!r} (a whole number).")
         try:
             interval_int = int(interval)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise AepInputError(f"interval: must be a whole number, got {interval!r}.") from None
         if interval_int != interval:
             raise AepInputError(f"interval: must be a whole number, got {interval!r}.")

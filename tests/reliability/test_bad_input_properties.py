@@ -181,11 +181,6 @@ def test_every_accepted_key_form_round_trips_through_base64(extra: dict, form: s
     assert json.loads(base64.b64decode(sent, validate=True)) == info
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_service_account_key lets TypeError (dict with non-JSON values or keys) and RecursionError "
-    "(deeply nested JSON text) escape instead of AepInputError",
-)
 @pytest.mark.parametrize(
     "value",
     [
@@ -313,11 +308,6 @@ def test_build_schedule(frequency: Any, interval: Any, start_time: Any, backfill
     json.dumps(result)  # what goes to Adobe is JSON
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="to_epoch_seconds raises ValueError for NaN and for non-ASCII digit strings ('²'), build_schedule "
-    "raises OverflowError for an infinite interval: neither is AepInputError",
-)
 @pytest.mark.parametrize(
     ("func", "args"),
     [
@@ -332,11 +322,6 @@ def test_schedule_bug_non_input_errors(func: Any, args: tuple) -> None:
     assert isinstance(result, AepInputError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="to_epoch_seconds rejects negative and millisecond-sized numbers but returns them for datetimes "
-    "and ISO text (1969 gives a negative startTime, year 9999 a value it would call milliseconds)",
-)
 @pytest.mark.parametrize(
     "value",
     [
