@@ -11,6 +11,14 @@ from airflow_provider_aep import __version__
 from airflow_provider_aep._compat import BaseHook, mask_secret
 from airflow_provider_aep._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.exceptions import AdobeApiError, AepInputError
+from airflow_provider_aep.hooks._ims import (
+    IMS_TOKEN_PATH,
+    ims_error,
+    may_retry_token_request,
+    parse_token,
+    token_form,
+    unreachable,
+)
 from airflow_provider_aep.hooks._retry import RetryBudget, is_ambiguous, may_resend, parse_retry_after
 from airflow_provider_aep.hooks._settings import CONN_TYPE, AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
@@ -23,17 +31,7 @@ if TYPE_CHECKING:
 FLOW_SERVICE = "flowservice"
 DATA_PREP = "conversion"
 SERVICE_PATHS = {FLOW_SERVICE: "/data/foundation/flowservice", DATA_PREP: "/data/foundation/conversion"}
-IMS_TOKEN_PATH = "/ims/token/v3"
 
-IMS_HINTS = {
-    "invalid_client": "Check the Client ID (login) and Client secret (password) of the Airflow connection.",
-    "unauthorized_client": (
-        "The credential may not use OAuth Server-to-Server: check that its Developer Console project "
-        "has the Experience Platform API with an OAuth Server-to-Server credential."
-    ),
-    "invalid_scope": "Check the 'scopes' extra against the credential's scopes in the Developer Console.",
-    "unsupported_grant_type": "The IMS URL may not be Adobe IMS: check the 'ims_url' extra.",
-}
 STATUS_HINTS = {
     401: "Check the IMS org ID (org_id) and that the credential belongs to that org.",
     403: "The credential lacks a permission or product (the BigQuery source needs Real-Time CDP Ultimate).",
@@ -129,40 +127,28 @@ class AdobeExperiencePlatformHook(BaseHook):
         import requests
 
         s = self.settings
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": s.client_id,
-            "client_secret": s.client_secret,
-            "scope": s.scopes,
-        }
         budget = RetryBudget(s.max_retries, s.retry_deadline, s.backoff_base)
         while True:
             try:
-                resp = self.session.post(s.token_url, data=form, timeout=s.timeout)
+                resp = self.session.post(s.token_url, data=token_form(s), timeout=s.timeout)
             except requests.exceptions.SSLError as exc:
                 raise _tls_error("POST", IMS_TOKEN_PATH, s.ims_url, exc) from None
             except requests.exceptions.RequestException as exc:
                 wait = budget.next_wait()
                 if wait is None:
-                    raise AdobeApiError(
-                        status=None,
-                        method="POST",
-                        path=IMS_TOKEN_PATH,
-                        title=f"could not reach Adobe IMS at {s.ims_url} ({_network_reason(exc, s.timeout)})",
-                        hint="Check the 'ims_url' extra and the network path to Adobe IMS.",
-                    ) from None
+                    raise unreachable(s.ims_url, _network_reason(exc, s.timeout)) from None
                 self._log_retry("POST", IMS_TOKEN_PATH, _network_reason(exc, s.timeout), budget, wait)
                 time.sleep(wait)
                 continue
             if resp.status_code == 200:
-                return _parse_token(resp)
-            if resp.status_code == 429 or resp.status_code >= 500:
+                return parse_token(resp.status_code, resp.content)
+            if may_retry_token_request(resp.status_code):
                 wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
                 if wait is not None:
                     self._log_retry("POST", IMS_TOKEN_PATH, f"HTTP {resp.status_code}", budget, wait)
                     time.sleep(wait)
                     continue
-            raise _ims_error(resp)
+            raise ims_error(resp.status_code, resp.headers, resp.content)
 
     # ----------------------------------------------------------------- HTTP
     def request(
@@ -579,38 +565,6 @@ def _first_item(data: Any) -> dict[str, Any]:
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         return data["items"][0] if data["items"] else {}
     return data if isinstance(data, dict) else {}
-
-
-def _parse_token(resp: requests.Response) -> tuple[str, float]:
-    try:
-        data = resp.json()
-        token = data["access_token"]
-        expires_in = float(data.get("expires_in", 3600))
-    except (ValueError, KeyError, TypeError):
-        raise AdobeApiError(
-            status=resp.status_code,
-            method="POST",
-            path=IMS_TOKEN_PATH,
-            title="Adobe IMS answered without an access token",
-            hint="Check the 'ims_url' extra.",
-        ) from None
-    mask_secret(token)
-    return token, expires_in
-
-
-def _ims_error(resp: requests.Response) -> AdobeApiError:
-    parsed = AdobeApiError.from_response(
-        status=resp.status_code, method="POST", path=IMS_TOKEN_PATH, headers=resp.headers, body=resp.content
-    )
-    return AdobeApiError(
-        status=parsed.status,
-        method=parsed.method,
-        path=parsed.path,
-        code=parsed.code,
-        title=f"Adobe IMS refused the credential ({parsed.title or 'no reason given'})",
-        request_id=parsed.request_id,
-        hint=IMS_HINTS.get(parsed.code or "", "Check the credential fields of the Airflow connection."),
-    )
 
 
 def _failed_before_sending(exc: Exception) -> bool:

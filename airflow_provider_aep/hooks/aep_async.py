@@ -10,6 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_aep import __version__
 from airflow_provider_aep._compat import aget_connection, mask_secret
 from airflow_provider_aep.exceptions import AdobeApiError
+from airflow_provider_aep.hooks._ims import (
+    IMS_TOKEN_PATH,
+    ims_error,
+    may_retry_token_request,
+    parse_token,
+    token_form,
+    unreachable,
+)
 from airflow_provider_aep.hooks._retry import RetryBudget, may_resend, parse_retry_after
 from airflow_provider_aep.hooks._settings import AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
@@ -19,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IMS_TOKEN_PATH = "/ims/token/v3"
 # At most this many requests in flight per event loop: the pool's size. Without the gate, a burst
 # of triggers (after a triggerer restart) queues in httpx's pool, which rescans its whole queue on
 # every step: CPU per poll then grows with the number of triggers.
@@ -66,6 +73,29 @@ async def close_shared_clients() -> None:
         await client.aclose()
 
 
+def _log_retry(method: str, path: str, reason: str, budget: RetryBudget, wait: float) -> None:
+    log.warning(
+        "Adobe API %s %s: %s; retry %d of %d in %.1f s", method, path, reason, budget.retries, budget.max_retries, wait
+    )
+
+
+def _json_body(resp: httpx.Response, path: str) -> Any:
+    """The decoded body of a successful answer; a readable error when it is not JSON (a proxy page)."""
+    if not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        raise AdobeApiError(
+            status=resp.status_code,
+            method="GET",
+            path=path,
+            title="the response was not JSON",
+            detail=" ".join(resp.text.split())[:120],
+            request_id=resp.headers.get("x-request-id"),
+        ) from None
+
+
 class AdobeExperiencePlatformAsyncHook:
     """The GET calls a trigger needs, with the same token cache and retry rules as the sync hook.
 
@@ -96,56 +126,29 @@ class AdobeExperiencePlatformAsyncHook:
     async def _fetch_token(self, settings: AepConnectionSettings) -> tuple[str, float]:
         import httpx
 
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret,
-            "scope": settings.scopes,
-        }
         budget = RetryBudget(settings.max_retries, settings.retry_deadline, settings.backoff_base)
         while True:
             try:
                 async with request_slots():
-                    resp = await shared_client().post(settings.token_url, data=form, timeout=settings.timeout)
+                    resp = await shared_client().post(
+                        settings.token_url, data=token_form(settings), timeout=settings.timeout
+                    )
             except httpx.TransportError as exc:
                 wait = budget.next_wait()
                 if wait is None:
-                    raise AdobeApiError(
-                        status=None,
-                        method="POST",
-                        path=IMS_TOKEN_PATH,
-                        title=f"could not reach Adobe IMS ({type(exc).__name__})",
-                    ) from None
+                    raise unreachable(settings.ims_url, type(exc).__name__) from None
+                _log_retry("POST", IMS_TOKEN_PATH, type(exc).__name__, budget, wait)
                 await asyncio.sleep(wait)
                 continue
             if resp.status_code == 200:
-                try:
-                    data = resp.json()
-                    token, expires_in = data["access_token"], float(data.get("expires_in", 3600))
-                except (ValueError, KeyError, TypeError):
-                    raise AdobeApiError(
-                        status=200, method="POST", path=IMS_TOKEN_PATH, title="IMS answered without a token"
-                    ) from None
-                mask_secret(token)
-                return token, expires_in
-            if resp.status_code == 429 or resp.status_code >= 500:
+                return parse_token(resp.status_code, resp.content)
+            if may_retry_token_request(resp.status_code):
                 wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
                 if wait is not None:
+                    _log_retry("POST", IMS_TOKEN_PATH, f"HTTP {resp.status_code}", budget, wait)
                     await asyncio.sleep(wait)
                     continue
-            from airflow_provider_aep.hooks.aep import IMS_HINTS
-
-            parsed = AdobeApiError.from_response(
-                status=resp.status_code, method="POST", path=IMS_TOKEN_PATH, headers=resp.headers, body=resp.content
-            )
-            raise AdobeApiError(
-                status=parsed.status,
-                method="POST",
-                path=IMS_TOKEN_PATH,
-                code=parsed.code,
-                title=f"Adobe IMS refused the credential ({parsed.title})",
-                hint=IMS_HINTS.get(parsed.code or "", "Check the credential fields of the Airflow connection."),
-            )
+            raise ims_error(resp.status_code, resp.headers, resp.content)
 
     async def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET a Flow Service path; retries 429 (``Retry-After``), 5xx and network errors; renews on 401."""
@@ -173,20 +176,21 @@ class AdobeExperiencePlatformAsyncHook:
                 wait = budget.next_wait()
                 if wait is None:
                     raise AdobeApiError(status=None, method="GET", path=path, title=type(exc).__name__) from None
-                log.warning("Adobe API GET %s: %s; retry %d in %.1f s", path, type(exc).__name__, budget.retries, wait)
+                _log_retry("GET", path, type(exc).__name__, budget, wait)
                 await asyncio.sleep(wait)
                 continue
             status = resp.status_code
             if status < 400:
-                return resp.json() if resp.content else None
+                return _json_body(resp, path)
             if status == 401 and not renewed:
+                log.info("Adobe rejected the access token (HTTP 401); renewing it and retrying once.")
                 TOKEN_CACHE.invalidate(key, token)
                 renewed = True
                 continue
             if may_resend("GET", status, sent=True):
                 wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
                 if wait is not None:
-                    log.warning("Adobe API GET %s: HTTP %s; retry %d in %.1f s", path, status, budget.retries, wait)
+                    _log_retry("GET", path, f"HTTP {status}", budget, wait)
                     await asyncio.sleep(wait)
                     continue
             raise AdobeApiError.from_response(

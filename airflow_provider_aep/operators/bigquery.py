@@ -368,16 +368,32 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
     def _update_auth(
         self, hook: AdobeExperiencePlatformHook, existing: dict[str, Any], auth: BigQueryAuth
     ) -> dict[str, Any]:
-        """PATCH the auth params with ``If-Match``; re-read once if another writer changed the etag."""
+        """PATCH the auth params with ``If-Match``.
+
+        After a stale etag (412) or an ambiguous failure (timeout, 5xx, dropped connection), read the
+        etag again and resend: the replace is idempotent and guarded by ``If-Match``.
+        """
+        import time
+
+        from airflow_provider_aep.hooks._retry import RetryBudget
+
         connection_id = existing["id"]
         operations = [{"op": "replace", "path": "/auth/params", "value": auth.params}]
         etag = existing.get("etag") or hook.get_connection_by_id(connection_id).get("etag")
-        try:
-            result = hook.update_connection(connection_id, operations, etag)
-        except AdobeApiError as err:
-            if err.status != 412:
-                raise
-            self.log.info("Base connection %s changed meanwhile (stale etag); reading it again.", connection_id)
-            etag = hook.get_connection_by_id(connection_id).get("etag")
-            result = hook.update_connection(connection_id, operations, etag)
-        return {"id": connection_id, "etag": result.get("etag", etag)}
+        settings = hook.settings
+        budget = RetryBudget(settings.max_retries, settings.retry_deadline, settings.backoff_base)
+        while True:
+            try:
+                result = hook.update_connection(connection_id, operations, etag)
+                return {"id": connection_id, "etag": result.get("etag", etag)}
+            except AdobeApiError as err:
+                if err.status != 412 and not err.ambiguous:
+                    raise
+                wait = budget.next_wait()
+                if wait is None:
+                    raise
+                why = "changed meanwhile (stale etag)" if err.status == 412 else "may not have been updated"
+                self.log.warning("Base connection %s %s; reading it again and resending.", connection_id, why)
+                if err.status != 412:
+                    time.sleep(wait)
+                etag = hook.get_connection_by_id(connection_id).get("etag")
