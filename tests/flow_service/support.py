@@ -7,6 +7,8 @@ import json
 import traceback
 from typing import Any
 
+from tests.helpers.context import FakeTI, execute  # noqa: F401  (re-exported for the tests here)
+
 FLOW = "/data/foundation/flowservice"
 CONVERSION = "/data/foundation/conversion"
 BQ_SPEC_ID = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
@@ -15,21 +17,6 @@ CRM_TO_AEP_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
 XDM_FULL = "application/vnd.adobe.xed-full+json;version=1"
 SCHEMA_ID = "https://ns.adobe.com/acme/schemas/6a3f2b9c1d"
 DATASET_ID = "65f1c2d3e4a5b6c7d8e9f001"
-
-
-class FakeTI:
-    """Just enough of a task instance for ``op.execute(context)`` outside Airflow."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = value
-
-
-def execute(op: Any) -> tuple[Any, FakeTI]:
-    ti = FakeTI()
-    return op.execute({"ti": ti}), ti
 
 
 def run_text(capfd: Any, caplog: Any) -> str:

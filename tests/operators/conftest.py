@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from airflow_provider_aep.testing import AepEmulator
+from tests.helpers.context import FakeTI  # noqa: F401  (re-exported for the tests here)
+from tests.helpers.context import execute as run_execute  # noqa: F401
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,22 +85,6 @@ def decode_key_file_content(value: str) -> dict:
 def private_key_body(key: dict) -> str:
     """The Base64 body of the PEM private key, one string without the armour lines."""
     return "".join(line for line in key["private_key"].splitlines() if "PRIVATE KEY" not in line)
-
-
-# --------------------------------------------------------------------------------------- fake TI
-class FakeTI:
-    """Just enough of a task instance for ``op.execute(context)`` outside Airflow."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = value
-
-
-def run_execute(op: Any) -> tuple[Any, FakeTI]:
-    ti = FakeTI()
-    return op.execute({"ti": ti}), ti
 
 
 # --------------------------------------------------------------------------------------- DAG bodies

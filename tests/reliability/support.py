@@ -11,6 +11,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tests.helpers.context import FakeTI, execute  # noqa: F401  (re-exported for the tests here)
+
 if TYPE_CHECKING:
     import pytest
 
@@ -36,21 +38,6 @@ MAPPINGS = {
 }
 WINDOW = (1767139200, 1767225600)  # 2025-12-31 .. 2026-01-01 UTC, epoch seconds
 REQUEST_ID_RE = re.compile(r"request-id [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-class FakeTI:
-    """Just enough of a task instance for ``op.execute(context)``: records ``xcom_push``."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = value
-
-
-def execute(op: Any) -> tuple[Any, FakeTI]:
-    ti = FakeTI()
-    return op.execute({"ti": ti, "task": op}), ti
 
 
 def set_connections(monkeypatch: pytest.MonkeyPatch, emu: AepEmulator, key: dict[str, Any], **extras: Any) -> None:
