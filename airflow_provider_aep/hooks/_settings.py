@@ -55,6 +55,16 @@ class AepConnectionSettings:
     def token_url(self) -> str:
         return f"{self.ims_url}/ims/token/v3"
 
+    def platform_headers(self, token: str) -> dict[str, str]:
+        """The headers every Platform API call carries."""
+        return {
+            "Authorization": f"Bearer {token}",
+            "x-api-key": self.client_id,
+            "x-gw-ims-org-id": self.org_id,
+            "x-sandbox-name": self.sandbox_name,
+            "Accept": "application/json",
+        }
+
     @classmethod
     def from_connection(cls, conn: Any) -> AepConnectionSettings:
         """Build settings from an Airflow ``Connection``; raise ``AepInputError`` naming a bad field."""

@@ -202,13 +202,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         renewed = False
         while True:
             token = self.get_access_token()
-            all_headers = {
-                "Authorization": f"Bearer {token}",
-                "x-api-key": s.client_id,
-                "x-gw-ims-org-id": s.org_id,
-                "x-sandbox-name": s.sandbox_name,
-                "Accept": "application/json",
-            }
+            all_headers = s.platform_headers(token)
             if json is not None:
                 all_headers["Content-Type"] = "application/json"
             all_headers.update(headers or {})

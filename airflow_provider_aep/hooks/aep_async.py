@@ -160,13 +160,7 @@ class AdobeExperiencePlatformAsyncHook:
         renewed = False
         while True:
             token = await self.get_access_token(settings)
-            headers = {
-                "Authorization": f"Bearer {token}",
-                "x-api-key": settings.client_id,
-                "x-gw-ims-org-id": settings.org_id,
-                "x-sandbox-name": settings.sandbox_name,
-                "Accept": "application/json",
-            }
+            headers = settings.platform_headers(token)
             try:
                 async with request_slots():
                     resp = await shared_client().get(
