@@ -64,10 +64,9 @@ class AdobeApiError(AirflowException):
             text += f": {reason}"
         if self.request_id:
             text += f" (request-id {self.request_id})"
-        if self.ambiguous:
-            text += ". The request may have taken effect."
-        if self.hint:
-            text += f" {self.hint}"
+        notes = [n for n in ("The request may have taken effect." if self.ambiguous else None, self.hint) if n]
+        if notes:
+            text += ". " + " ".join(notes)
         return _redact(text)
 
     @classmethod

@@ -244,6 +244,7 @@ def test_wrong_secret_fails_even_after_right_secret_succeeded(aep_emulator, aep_
     ok, message = AdobeExperiencePlatformHook(aep_conn_id="aep_wrong").test_connection()
     assert not ok
     assert "invalid_client" in message and "Client secret" in message
+    assert "). Check the Client ID (login) and Client secret (password)" in message  # reads as sentences
     assert "definitely-not-the-secret" not in message
     assert aep_emulator.token_requests == 1  # only the right secret ever got a token
 
