@@ -56,7 +56,13 @@ def test_providers_manager_knows_the_hook():
 
     manager = ProvidersManager()
     assert "airflow-provider-aep" in manager.providers
-    hook_info = manager.hooks["adobe_experience_platform"]
+    try:  # Airflow 3: tasks resolve hooks through the Task SDK's manager
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        hooks = ProvidersManagerTaskRuntime().hooks
+    except ImportError:  # Airflow 2
+        hooks = manager.hooks
+    hook_info = hooks["adobe_experience_platform"]
     assert hook_info is not None
     assert hook_info.hook_name == "Adobe Experience Platform"
     assert hook_info.connection_id_attribute_name == "aep_conn_id"
