@@ -311,6 +311,11 @@ class AepEmulator:
         self._journal.clear()
 
     @property
+    def request_count(self) -> int:
+        """How many requests the journal holds, answered or not; cheap enough to poll while a test runs."""
+        return len(self._journal)
+
+    @property
     def token_requests(self) -> int:
         """Number of access tokens IMS issued successfully."""
         return self._auth.issued

@@ -79,6 +79,10 @@ class Journal:
         with self._lock:
             return [self._entries[k] for k in sorted(self._entries)]
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

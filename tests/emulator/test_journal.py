@@ -39,8 +39,12 @@ def test_requests_filter_and_clear(api: Api, aep_emulator: AepEmulator) -> None:
     assert len(aep_emulator.requests(method="get")) == 2
     assert [e.path for e in aep_emulator.requests(path="*/flows")] == ["/data/foundation/flowservice/flows"]
     assert len(aep_emulator.requests("POST", "/ims/*")) == 1
+    assert aep_emulator.request_count == len(aep_emulator.journal) == 3
     aep_emulator.clear_journal()
     assert aep_emulator.journal == []
+    assert aep_emulator.request_count == 0
+    api.get("/flows")
+    assert aep_emulator.request_count == 1
 
 
 def test_reset(api: Api, aep_emulator: AepEmulator, base_connection: str) -> None:

@@ -107,7 +107,10 @@ def test_500_deferred_sensors_in_one_event_loop(
     emu = aep_emulator
     set_connections(monkeypatch, emu, service_account_key, retry_deadline=60)
     reset_provider_caches()
-    emu.set_run_plan(duration=5.0)
+    # The runs stay in progress until the test moves the emulator's clock: however slowly this machine
+    # creates the 500 runs, every trigger then finds its run still going and polls it more than once.
+    run_seconds = 3600.0
+    emu.set_run_plan(duration=run_seconds)
     flow_id = Journey().flow()
     hook = AdobeExperiencePlatformHook()
 
@@ -126,8 +129,14 @@ def test_500_deferred_sensors_in_one_event_loop(
     reset_provider_caches()  # the triggerer is another process: it starts with no token
     tokens_before = emu.token_requests
     emu.clear_journal()
-    # A few polls per trigger (5 s runs, 0.5 s polls): one GET in ten is answered 429 or 503.
+    # A few polls per trigger (0.5 s apart): one GET in ten is answered 429 or 503.
     spread_faults(emu, "GET", f"{FLOW}/runs/*", every=10, statuses=[429, 503] * 125)
+
+    async def finish_runs_after_two_polls_each() -> None:
+        """Let every run end once the triggers have sent two polls each, on average."""
+        while emu.request_count < 2 * TRIGGERS:
+            await asyncio.sleep(0.1)
+        emu.advance_clock(run_seconds)
 
     async def watch_all() -> list[dict[str, Any]]:
         async def first(run_id: str) -> dict[str, Any]:
@@ -136,9 +145,11 @@ def test_500_deferred_sensors_in_one_event_loop(
                 return event.payload
             raise AssertionError("no event")
 
+        finisher = asyncio.create_task(finish_runs_after_two_polls_each())
         try:
             return await asyncio.wait_for(asyncio.gather(*(first(r) for r in run_ids)), 150)
         finally:
+            finisher.cancel()
             await close_shared_clients()
 
     started = time.monotonic()
