@@ -40,6 +40,9 @@ STATUS_HINTS = {
     429: "Adobe kept throttling the requests; run fewer tasks at once or raise max_retries.",
 }
 
+MAPPING_SET_PAGE_SIZE = 50
+MAPPING_SET_PAGES = 200  # 10,000 mapping sets sharing a name fragment: past that, stop reading
+
 _flow_specs: dict[tuple[str, str], dict[str, Any]] = {}
 
 
@@ -468,10 +471,20 @@ class AdobeExperiencePlatformHook(BaseHook):
         return self._create("mappingSets", body, service=DATA_PREP)
 
     def find_mapping_sets(self, *, name: str) -> list[dict[str, Any]]:
-        """Mapping sets with that exact name (``GET /mappingSets?name=``)."""
-        data = self.request("GET", "/mappingSets", service=DATA_PREP, params={"name": name, "limit": 50}) or {}
-        items = (data.get("data") or data.get("items") or []) if isinstance(data, dict) else data
-        return [item for item in items if isinstance(item, dict) and item.get("name") == name]
+        """Mapping sets with that exact name (``GET /mappingSets?name=``, every page).
+
+        Data Prep does not document its ``name`` filter as exact, so names are compared here and the
+        ``start``-offset pages are read until one comes back short (at most ``MAPPING_SET_PAGES``).
+        """
+        found: list[dict[str, Any]] = []
+        for page in range(MAPPING_SET_PAGES):
+            params = {"name": name, "limit": MAPPING_SET_PAGE_SIZE, "start": page * MAPPING_SET_PAGE_SIZE}
+            data = self.request("GET", "/mappingSets", service=DATA_PREP, params=params) or {}
+            items = (data.get("data") or data.get("items") or []) if isinstance(data, dict) else data
+            found += [item for item in items if isinstance(item, dict) and item.get("name") == name]
+            if len(items) < MAPPING_SET_PAGE_SIZE:
+                break
+        return found
 
     def get_mapping_set(self, mapping_set_id: str) -> dict[str, Any]:
         return self._get("mappingSets", mapping_set_id, service=DATA_PREP)

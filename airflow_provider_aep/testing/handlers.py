@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 FLOW_PREFIX = "/data/foundation/flowservice"
 CONVERSION_PREFIX = "/data/foundation/conversion"
 IMS_TOKEN_PATH = "/ims/token/v3"
+DATA_PREP_PAGE_SIZE = 10  # the spec's default "limit" of GET /mappingSets
 MASK = "<masked>"
 
 _ID = r"(?P<id>[^/]+)"
@@ -103,6 +104,15 @@ class RunPlan:
     output_records: int | None = None
     failed_records: int = 0
     errors: list[dict[str, str]] | None = None
+
+
+def _query_int(req: Request, name: str, default: int, *, minimum: int) -> int:
+    raw = req.arg(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise bad_request(f"{name} must be an integer of at least {minimum}", field=name)
+    return int(raw)
 
 
 def _require_str(body: dict[str, Any], key: str, where: str | None = None) -> str:
@@ -690,11 +700,19 @@ class Service:
         return Response(200, _public(self._find(req, "mappingSets", id)))
 
     def list_mapping_sets(self, req: Request) -> Response:
+        """Data Prep's list: ``limit`` (default 10) and ``start`` offset paging, newest first.
+
+        Adobe documents ``name`` only as "filter the mapping sets by name", not as an exact match, so the
+        emulator matches it as a substring: a client must compare names itself and read every page.
+        """
         name = req.arg("name")
-        items = [
-            _public(m) for m in self.store.items(req.sandbox, "mappingSets") if name is None or m.get("name") == name
-        ]
-        return Response(200, {"data": items, "_page": {"count": len(items)}})
+        limit = _query_int(req, "limit", DATA_PREP_PAGE_SIZE, minimum=1)
+        start = _query_int(req, "start", 0, minimum=0)
+        stored = self.store.items(req.sandbox, "mappingSets")
+        matching = [m for m in stored if name is None or name in m.get("name", "")]
+        matching.sort(key=lambda m: self.store.seq(m["id"]), reverse=True)
+        page = [_public(m) for m in matching[start : start + limit]]
+        return Response(200, {"data": page, "_page": {"count": len(matching), "limit": limit}})
 
     # --- flows -----------------------------------------------------------------------------------
 

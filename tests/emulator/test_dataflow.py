@@ -79,6 +79,31 @@ def test_mapping_set_get(api: Api, base_connection: str) -> None:
     assert body["mappings"][0]["destination"] == "_acme.customerId"
 
 
+def test_mapping_set_list_pages_newest_first_with_a_loose_name_filter(api: Api, base_connection: str) -> None:
+    def body(name: str) -> dict:
+        return {
+            "name": name,
+            "outputSchema": {"schemaRef": {"id": SCHEMA_ID, "contentType": "application/vnd.adobe.xed-full+json"}},
+            "mappings": [{"sourceType": "ATTRIBUTE", "source": "email", "destination": "personalEmail.address"}],
+        }
+
+    ids = [api.post("/mappingSets", body(name), root=CONVERSION).json()["id"] for name in ("crm", "crm-a", "crm-b")]
+    api.post("/mappingSets", body("orders"), root=CONVERSION)
+
+    def listed(**params: str) -> dict:
+        resp = api.get("/mappingSets", params=params, root=CONVERSION)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    first = listed(name="crm", limit="2")
+    assert [m["id"] for m in first["data"]] == ids[::-1][:2]  # newest first; "crm" matches a part of a name
+    assert first["_page"] == {"count": 3, "limit": 2}
+    assert [m["id"] for m in listed(name="crm", limit="2", start="2")["data"]] == [ids[0]]
+    assert len(listed()["data"]) == 4  # default limit 10
+    for bad in ({"limit": "0"}, {"limit": "ten"}, {"start": "-1"}):
+        assert_flow_error(api.get("/mappingSets", params=bad, root=CONVERSION), "1400-400")
+
+
 def test_flow_validation(api: Api, base_connection: str) -> None:
     source, target, mapping = make_dataflow_parts(api, base_connection)
     ok = _flow_body(source, target, mapping)

@@ -218,3 +218,18 @@ def test_named_mapping_set_with_other_content_is_refused(aep, ids):
     with pytest.raises(Exception, match=r"name: mapping set 'crm-mapping' .* already exists with other mappings"):
         execute(mapping_op(name="crm-mapping", mappings={"city": "homeAddress.city"}))
     assert aep.requests("POST", f"{CONVERSION}/mappingSets") == []
+
+
+def test_named_mapping_set_is_found_past_the_first_page_of_similar_names(aep, ids):
+    """Data Prep's ``name`` filter is not documented as exact: sets whose names merely contain the name
+    fill the first pages (newest first), and the lookup must read on instead of creating a second one."""
+    first, _ = execute(mapping_op(name="crm"))
+    for n in range(120):  # newer, and all containing "crm"
+        execute(mapping_op(name=f"crm-{n:03d}"))
+    aep.clear_journal()
+    again, _ = execute(mapping_op(name="crm"))
+    assert again == first
+    assert aep.requests("POST", f"{CONVERSION}/mappingSets") == []
+    lookups = aep.requests("GET", f"{CONVERSION}/mappingSets")
+    assert [e.query["start"] for e in lookups] == [["0"], ["50"], ["100"]]
+    assert all(e.query["name"] == ["crm"] for e in lookups)
