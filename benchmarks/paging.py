@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 import time
 import tracemalloc
 
@@ -33,7 +34,7 @@ def _list(hook, total: int, traced: bool) -> tuple[float, float, int]:
 
 def run(quick: bool, log=print) -> list[Row]:
     small, large = 1000, 10000
-    reps = 3 if quick else 5
+    reps = 5 if quick else 9
     log(f"[paging] {small} vs {large} connections, {PAGE} per page, {reps} interleaved repetitions")
     with fast_server() as server:
         url = f"http://127.0.0.1:{server.info['port']}"
@@ -58,11 +59,14 @@ def run(quick: bool, log=print) -> list[Row]:
         finally:
             tracemalloc.stop()
         hook.session.close()
-    t_small, t_large = min(times[small]), min(times[large])
-    c_small, c_large = min(cpus[small]), min(cpus[large])
+    # Each repetition lists both sizes back to back, so their ratio sees the same machine load; the median of
+    # those ratios shrugs off a repetition that another process slowed down (a best-of per size does not).
+    pairs = zip(cpus[small], cpus[large], strict=True)
+    cpu_ratio = statistics.median(large_cpu / small_cpu for small_cpu, large_cpu in pairs)
+    t_small, t_large = statistics.median(times[small]), statistics.median(times[large])
+    c_small, c_large = statistics.median(cpus[small]), statistics.median(cpus[large])
     p_small, p_large = max(peaks[small]), max(peaks[large])
     mem_ratio = p_large / p_small
-    cpu_ratio = c_large / c_small
     return [
         Row(
             "4 paging",
@@ -84,8 +88,10 @@ def run(quick: bool, log=print) -> list[Row]:
             reference_name=f"{small} items",
             target="ratio <= 12 (linear)",
             met=cpu_ratio <= 12,
-            note=f"CPU time of the listing process (the server runs in another); wall time swings with the "
-            f"machine's other load: wall {t_large:.3f} s vs {t_small:.4f} s = {t_large / t_small:.1f}x, "
-            f"{large / t_large:.0f} items/s; best of {reps}",
+            ratio=cpu_ratio,
+            note=f"CPU time of the listing process (the server runs in another); ratio = median over {reps} "
+            f"repetitions that list both sizes back to back (medians of the times give {c_large / c_small:.1f}x); "
+            f"wall time swings with the machine's other load: wall {t_large:.3f} s vs {t_small:.4f} s = "
+            f"{t_large / t_small:.1f}x, {large / t_large:.0f} items/s",
         ),
     ]
