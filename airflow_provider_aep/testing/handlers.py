@@ -21,7 +21,7 @@ from airflow_provider_aep.testing.errors import (
     gateway_error,
     ims_error,
 )
-from airflow_provider_aep.testing.state import AuthRegistry, Clock, Store, list_page, new_etag
+from airflow_provider_aep.testing.state import AuthRegistry, Clock, Store, list_page, new_etag, query_int
 from airflow_provider_aep.testing.validation import check_key_file, check_schedule, validate_schema
 
 if TYPE_CHECKING:
@@ -104,15 +104,6 @@ class RunPlan:
     output_records: int | None = None
     failed_records: int = 0
     errors: list[dict[str, str]] | None = None
-
-
-def _query_int(req: Request, name: str, default: int, *, minimum: int) -> int:
-    raw = req.arg(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise bad_request(f"{name} must be an integer of at least {minimum}", field=name)
-    return int(raw)
 
 
 def _require_str(body: dict[str, Any], key: str, where: str | None = None) -> str:
@@ -706,8 +697,8 @@ class Service:
         emulator matches it as a substring: a client must compare names itself and read every page.
         """
         name = req.arg("name")
-        limit = _query_int(req, "limit", DATA_PREP_PAGE_SIZE, minimum=1)
-        start = _query_int(req, "start", 0, minimum=0)
+        limit = query_int(req.query, "limit", DATA_PREP_PAGE_SIZE, minimum=1)
+        start = query_int(req.query, "start", 0, minimum=0)
         stored = self.store.items(req.sandbox, "mappingSets")
         matching = [m for m in stored if name is None or name in m.get("name", "")]
         matching.sort(key=lambda m: self.store.seq(m["id"]), reverse=True)

@@ -243,6 +243,17 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, str(value).lower())
 
 
+def query_int(query: dict[str, list[str]], name: str, default: int, *, minimum: int) -> int:
+    """A whole-number query parameter (the last one given), checked against ``minimum``."""
+    raw = query.get(name, [None])[-1]
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise bad_request(f"{name} must be {kind}", field=name)
+    return int(raw)
+
+
 def list_page(
     resources: list[dict[str, Any]],
     query: dict[str, list[str]],
@@ -258,11 +269,7 @@ def list_page(
     limit_raw = query.get("limit", [None])[-1]
     if count and limit_raw is not None:
         raise flow_error("1401-400", "The limit and count query parameters cannot be used together.", field="limit")
-    limit = default_limit
-    if limit_raw is not None:
-        if not limit_raw.isdigit() or int(limit_raw) < 1:
-            raise bad_request("limit must be a positive integer", field="limit")
-        limit = int(limit_raw)
+    limit = query_int(query, "limit", default_limit, minimum=1)
     token = query.get("continuationToken", [None])[-1]
     state: dict[str, Any] = {}
     if token:
