@@ -353,21 +353,25 @@ class AdobeExperiencePlatformHook(BaseHook):
         create: Callable[[], dict[str, Any]],
         find: Callable[[], dict[str, Any] | None],
         look_first: bool = True,
+        discard: Callable[[str], Any] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create a resource unless one of that name exists; never create it twice.
 
-        After an ambiguous failure (timeout, dropped connection, 5xx) look the name up before
-        sending the create again. Returns ``(resource, created)``. ``look_first=False`` skips the first
-        lookup when the caller has just looked.
+        After an ambiguous failure (timeout, dropped connection, 5xx) look the name up, wait, and look
+        again right before sending the create again. When a resent create succeeds but the earlier
+        attempt turns out to have landed too, keep the oldest and ``discard`` (delete) the copy.
+        Returns ``(resource, created)``. ``look_first=False`` skips the first lookup when the caller
+        has just looked.
         """
         existing = find() if look_first else None
         if existing is not None:
             return existing, False
         s = self.settings
         budget = RetryBudget(s.max_retries, s.retry_deadline, s.backoff_base)
+        resent = False
         while True:
             try:
-                return create(), True
+                created = create()
             except AdobeApiError as err:
                 if not err.ambiguous:
                     raise
@@ -378,14 +382,53 @@ class AdobeExperiencePlatformHook(BaseHook):
                     f"HTTP {err.status}" if err.status else "no response",
                 )
                 found = find()
+                if found is None:
+                    wait = budget.next_wait()
+                    if wait is None:
+                        raise
+                    self.log.info("The %s %r does not exist yet; looking again in %.1f s.", kind, name, wait)
+                    time.sleep(wait)
+                    found = find()  # a create Adobe applied late shows up here, not as a second resource
                 if found is not None:
                     self.log.info("The %s %r was created after all: %s", kind, name, found.get("id"))
                     return found, True
-                wait = budget.next_wait()
-                if wait is None:
-                    raise
-                self.log.info("The %s %r does not exist; creating it again in %.1f s.", kind, name, wait)
-                time.sleep(wait)
+                self.log.info("The %s %r still does not exist; creating it again.", kind, name)
+                resent = True
+                continue
+            if resent:
+                return self._keep_oldest(kind, name, created, find, discard), True
+            return created, True
+
+    def _keep_oldest(
+        self,
+        kind: str,
+        name: str,
+        created: dict[str, Any],
+        find: Callable[[], dict[str, Any] | None],
+        discard: Callable[[str], Any] | None,
+    ) -> dict[str, Any]:
+        """After a resent create: if the first attempt landed as well, keep the oldest, delete ours."""
+        oldest = find()
+        if oldest is None or oldest.get("id") == created.get("id"):
+            return created
+        if discard is None:
+            self.log.warning(
+                "The first attempt to create %s %r landed late (%s); %s is a second copy.",
+                kind,
+                name,
+                oldest.get("id"),
+                created.get("id"),
+            )
+            return created
+        self.log.warning(
+            "The first attempt to create %s %r landed late (%s); deleting the copy %s.",
+            kind,
+            name,
+            oldest.get("id"),
+            created.get("id"),
+        )
+        discard(str(created["id"]))
+        return oldest
 
     # ----------------------------------------------------------------- connections
     def create_connection(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class _FlowServiceOperator(BaseOperator):
         name: str,
         find: Callable[[], list[dict[str, Any]]],
         create: Callable[[], dict[str, Any]],
+        collection: str,
     ) -> str:
         """Reuse the resource of that name if there is one, else create it once; return its id."""
 
@@ -89,7 +90,13 @@ class _FlowServiceOperator(BaseOperator):
             matches = find()
             return min(matches, key=lambda r: r.get("createdAt", 0)) if matches else None
 
-        resource, created = self.hook.create_once(kind=kind, name=name, create=create, find=find_one)
+        resource, created = self.hook.create_once(
+            kind=kind,
+            name=name,
+            create=create,
+            find=find_one,
+            discard=lambda resource_id: self.hook.delete_resource(collection, resource_id),
+        )
         self.log.info("%s %r %s: %s", kind.capitalize(), name, "created" if created else "reused", resource["id"])
         return str(resource["id"])
 
@@ -229,6 +236,7 @@ class CreateSourceConnectionOperator(_FlowServiceOperator):
             body["name"],
             find=lambda: self.hook.find_source_connections(name=body["name"]),
             create=lambda: self.hook.create_source_connection(body),
+            collection="sourceConnections",
         )
 
 
@@ -283,6 +291,7 @@ class CreateDataLakeTargetConnectionOperator(_FlowServiceOperator):
             body["name"],
             find=lambda: self.hook.find_target_connections(name=body["name"]),
             create=lambda: self.hook.create_target_connection(body),
+            collection="targetConnections",
         )
 
 
@@ -513,6 +522,7 @@ class CreateDataflowOperator(_FlowServiceOperator):
             body["name"],
             find=lambda: self.hook.find_flows(name=body["name"]),
             create=lambda: self.hook.create_flow(body),
+            collection="flows",
         )
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=dataflow_url(self.hook.settings.sandbox_name, flow_id))
         return flow_id
