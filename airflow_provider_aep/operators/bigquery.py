@@ -183,16 +183,12 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
                 "service-account key (key_file_content or gcp_conn_id) instead of the Google OAuth client."
             )
         params: dict[str, Any]
+        key: ServiceAccountKey | None = None
         if auth_type == "service":
             key, default_project = self._service_key()
             project = check_project_id(self.project_id or default_project, "project_id")
             params = {"projectId": project, "keyFileContent": key.as_base64()}
             mask_secret(params["keyFileContent"])
-            if self.verify_google_credentials:
-                from airflow_provider_aep.utils.google_credentials import verify_service_account
-
-                verify_service_account(key, self.google_token_uri)
-                self.log.info("Google accepted the key of service account %s.", key.client_email)
         else:
             params = {"project": check_project_id(self.project_id, "project_id"), **self._basic_params()}
         if cloud == "aws":
@@ -217,7 +213,22 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
                 params["largeResultsDataSetId"] = check_dataset_id(
                     self.large_results_dataset_id, "large_results_dataset_id"
                 )
+        if self.verify_google_credentials:  # the only network call, after every local check
+            self._verify_with_google(auth_type, params, key)
         return BigQueryAuth(auth_type=auth_type, params=params)
+
+    def _verify_with_google(self, auth_type: str, params: dict[str, Any], key: ServiceAccountKey | None) -> None:
+        """Mint a Google access token with the credentials; fail with Google's reason."""
+        from airflow_provider_aep.utils import google_credentials
+
+        if key is not None:
+            google_credentials.verify_service_account(key, self.google_token_uri)
+            self.log.info("Google accepted the key of service account %s.", key.client_email)
+            return
+        google_credentials.verify_refresh_token(
+            params["clientId"], params["clientSecret"], params["refreshToken"], self.google_token_uri
+        )
+        self.log.info("Google accepted the refresh token of OAuth client %s.", params["clientId"])
 
     def _service_key(self) -> tuple[ServiceAccountKey, str | None]:
         from airflow_provider_aep.utils.google_credentials import parse_service_account_key, read_gcp_connection
@@ -256,16 +267,6 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
             raise AepInputError(
                 "google_client_id: expected a Google OAuth client id ending in '.apps.googleusercontent.com'."
             )
-        if self.verify_google_credentials:
-            from airflow_provider_aep.utils.google_credentials import verify_refresh_token
-
-            verify_refresh_token(
-                client_id,
-                self.google_client_secret.strip(),  # type: ignore[union-attr]
-                self.google_refresh_token.strip(),  # type: ignore[union-attr]
-                self.google_token_uri,
-            )
-            self.log.info("Google accepted the refresh token of OAuth client %s.", client_id)
         return {
             "clientId": client_id,
             "clientSecret": self.google_client_secret.strip(),  # type: ignore[union-attr]
@@ -336,6 +337,7 @@ class CreateBigQueryBaseConnectionOperator(BaseOperator):
             create=lambda: hook.create_connection(body),
             find=find,
             look_first=False,  # looked just above
+            discard=lambda connection_id: hook.delete_connection(connection_id, missing_ok=True),
         )
         return created, "created"
 

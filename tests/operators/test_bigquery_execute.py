@@ -79,6 +79,32 @@ def test_unreachable_google_token_endpoint_fails_before_adobe(aep, service_accou
     assert aep.journal == []
 
 
+@pytest.mark.parametrize(
+    ("auth", "extra", "field"),
+    [
+        ("service", {"large_results_dataset_id": "acme-crm-prod.staging"}, "large_results_dataset_id"),
+        ("service", {"dataset_id": "crm"}, "dataset_id"),  # dataset_id is for AEP on AWS; this org is on Azure
+        ("basic", {"large_results_dataset_id": "bad dataset"}, "large_results_dataset_id"),
+    ],
+)
+def test_bad_input_fails_before_google_is_asked(aep, service_account_key, google_token_server, auth, extra, field):
+    """verify_google_credentials is the operator's only call before Adobe: it waits for every local check."""
+    if auth == "service":
+        creds = {"key_file_content": {**service_account_key, "token_uri": google_token_server.url}}
+    else:
+        creds = {
+            "project_id": "acme-crm-prod",
+            "google_client_id": GOOGLE_CLIENT_ID,
+            "google_client_secret": GOOGLE_CLIENT_SECRET,
+            "google_refresh_token": GOOGLE_REFRESH_TOKEN,
+            "google_token_uri": google_token_server.url,
+        }
+    with pytest.raises(AepInputError, match=rf"^{field}: "):
+        run_execute(make_op(verify_google_credentials=True, **creds, **extra))
+    assert google_token_server.requests == []
+    assert aep.journal == []
+
+
 def test_verify_refresh_token(aep, google_token_server):
     op = make_op(
         project_id="acme-crm-prod",
