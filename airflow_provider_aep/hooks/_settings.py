@@ -139,6 +139,7 @@ def _base_url(value: Any, port: Any, name: str, where: str, default: str) -> str
     ``ims_url`` the client secret, would cross the network in clear text.
     """
     text = str(value).strip() if value else default
+    shown = _without_userinfo(text)  # what an error may quote: never a password written into the URL
     if "://" not in text:
         text = f"https://{text}"
     try:
@@ -146,16 +147,20 @@ def _base_url(value: Any, port: Any, name: str, where: str, default: str) -> str
         hostname = parts.hostname
         url_port = parts.port
     except ValueError:
-        raise AepInputError(f"{where}: {name!r} is not a valid URL (host or port): {value!r}.") from None
+        raise AepInputError(f"{where}: {name!r} is not a valid URL (host or port): {shown!r}.") from None
     if parts.scheme not in ("http", "https") or not hostname:
-        raise AepInputError(f"{where}: {name!r} must be an http(s) URL or a host name, got {value!r}.")
+        raise AepInputError(f"{where}: {name!r} must be an http(s) URL or a host name, got {shown!r}.")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise AepInputError(f"{where}: {name!r} must not carry credentials, a query or a fragment.")
     if parts.scheme == "http" and not _is_loopback(hostname):
         raise AepInputError(
-            f"{where}: {name!r} must use https (plain http is accepted only for localhost), got {value!r}."
+            f"{where}: {name!r} must use https (plain http is accepted only for localhost), got {shown!r}."
         )
     netloc = hostname if ":" not in hostname else f"[{hostname}]"
+    if port and url_port and str(port).strip() != str(url_port):
+        raise AepInputError(
+            f"{where}: {name!r} names port {url_port} but the port field says {port!r}; keep one of them."
+        )
     chosen_port = port or url_port
     if chosen_port:
         try:
@@ -166,6 +171,11 @@ def _base_url(value: Any, port: Any, name: str, where: str, default: str) -> str
             raise AepInputError(f"{where}: port must be between 1 and 65535, got {port!r}.")
         netloc = f"{netloc}:{chosen_port}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _without_userinfo(text: str) -> str:
+    """The URL with any ``user:password@`` replaced, for error messages."""
+    return re.sub(r"^([^/]*//)?[^/@]*@", lambda m: f"{m.group(1) or ''}***@", text, count=1)
 
 
 def _is_loopback(hostname: str) -> bool:

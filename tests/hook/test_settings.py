@@ -91,3 +91,30 @@ def test_bad_fields_are_named(overrides, fragment):
     assert fragment in str(info.value)
     assert "Airflow connection 'aep_default'" in str(info.value) or "extra" in str(info.value)
     assert "s3cret-value" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://user:hunter2-pass@platform.adobe.io:bad",  # invalid port: the message quotes the URL
+        "ftp://user:hunter2-pass@platform.adobe.io",
+        "http://user:hunter2-pass@platform.adobe.io",  # plain http off loopback
+        "user:hunter2-pass@platform.adobe.io:99999",
+    ],
+)
+def test_a_password_written_into_the_host_is_never_quoted(host):
+    with pytest.raises(AepInputError) as info:
+        AepConnectionSettings.from_connection(conn(host=host))
+    assert "hunter2-pass" not in str(info.value)
+    assert "'host'" in str(info.value)
+
+
+def test_host_port_and_port_field_that_disagree_are_refused():
+    """The Airflow 3.3 Test button needs the port field filled: a different port in the URL is a mistake."""
+    with pytest.raises(AepInputError) as info:
+        AepConnectionSettings.from_connection(conn(host="http://127.0.0.1:8099", port=443))
+    assert str(info.value) == (
+        "Airflow connection 'aep_default': 'host' names port 8099 but the port field says 443; keep one of them."
+    )
+    same = AepConnectionSettings.from_connection(conn(host="http://127.0.0.1:8099", port=8099))
+    assert same.platform_url == "http://127.0.0.1:8099"
