@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,16 @@ class AccessToken:
         return time.monotonic() < self.renew_at
 
 
+class _FetchLock:
+    """An event loop's lock for one credential, and how many of its coroutines hold or await it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class TokenCache:
     """Thread-safe and asyncio-safe; fetches at most one token per credential at a time."""
 
@@ -57,7 +68,12 @@ class TokenCache:
         self._lock = threading.Lock()
         self._tokens: dict[TokenKey, AccessToken] = {}
         self._fetch_locks: dict[TokenKey, threading.Lock] = {}
-        self._async_locks: dict[tuple[int, TokenKey], asyncio.Lock] = {}
+        # Keyed by the loop itself, not id(loop): a dead loop's entry goes, and a new loop that
+        # reuses its id never gets its locks. A lock is dropped as soon as nobody uses it: once
+        # contended, an asyncio.Lock refers to its loop, which would keep the weak key alive.
+        self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, _FetchLock]] = (
+            weakref.WeakKeyDictionary()
+        )
         self.fetches = 0  # tokens obtained from IMS by this process
 
     def _fresh(self, key: TokenKey) -> str | None:
@@ -90,15 +106,25 @@ class TokenCache:
         value = self._fresh(key)
         if value is not None:
             return value
-        lock_key = (id(asyncio.get_running_loop()), key)
+        loop = asyncio.get_running_loop()
         with self._lock:
-            fetch_lock = self._async_locks.setdefault(lock_key, asyncio.Lock())
-        async with fetch_lock:
-            value = self._fresh(key)
-            if value is not None:
-                return value
-            token, expires_in = await fetch()
-            return self._store(key, token, expires_in)
+            per_loop = self._async_locks.setdefault(loop, {})
+            fetch_lock = per_loop.get(key)
+            if fetch_lock is None:
+                fetch_lock = per_loop[key] = _FetchLock()
+            fetch_lock.users += 1
+        try:
+            async with fetch_lock.lock:
+                value = self._fresh(key)
+                if value is not None:
+                    return value
+                token, expires_in = await fetch()
+                return self._store(key, token, expires_in)
+        finally:
+            with self._lock:
+                fetch_lock.users -= 1
+                if fetch_lock.users == 0 and per_loop.get(key) is fetch_lock:
+                    del per_loop[key]
 
     def invalidate(self, key: TokenKey, value: str) -> None:
         """Forget ``value`` after Platform rejected it (401), unless another caller already renewed it."""
