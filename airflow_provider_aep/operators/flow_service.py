@@ -577,32 +577,40 @@ class RunDataflowOperator(_FlowServiceOperator):
         return start, end
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_aep.utils.runs import FAILED_STATES, run_status
+        from airflow_provider_aep.utils.runs import FAILED_STATES, is_success, run_status
 
         flow_id = _require_text(self.flow_id, "flow_id", "the dataflow id from XCom")
         start, end = self.window()
         earlier_runs = list(self.hook.list_runs(flow_id))
+        earlier_ids = {run.get("id") for run in earlier_runs}
 
-        def find_same_window(runs: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
-            """A run of this window that is under way or succeeded; a failed one is tried again (task retry)."""
-            for run in runs if runs is not None else self.hook.list_runs(flow_id):
+        def same_window() -> dict[str, Any] | None:
+            """A run of this window that is under way or succeeded; a failed one is tried again (task retry).
+
+            Needs the run's ``params``, which Flow Service returns as its tutorials show; without them
+            no run matches and a task retry starts a new run.
+            """
+            for run in earlier_runs:
                 params = run.get("params") or {}
-                if params.get("windowStartTime") == start and params.get("windowEndTime") == end:
-                    if run_status(run) in FAILED_STATES:
-                        continue
+                window = (_as_int(params.get("windowStartTime")), _as_int(params.get("windowEndTime")))
+                if window == (start, end) and run_status(run) not in FAILED_STATES:
                     return run
             return None
 
+        def started_by_this_try() -> dict[str, Any] | None:
+            """After an ambiguous failure of ``POST /runs``: the run that was not there before it."""
+            return next((run for run in self.hook.list_runs(flow_id) if run.get("id") not in earlier_ids), None)
+
         params: dict[str, Any] = {"startTime": int(time.time()), "windowStartTime": start, "windowEndTime": end}
-        if not earlier_runs and self.delta_column:
-            params["deltaColumn"] = {"name": self.delta_column}
-        run, created = find_same_window(earlier_runs), False
+        if self.delta_column and not any(is_success(run_status(run)) for run in earlier_runs):
+            params["deltaColumn"] = {"name": self.delta_column}  # until a run has succeeded (first run)
+        run, created = same_window(), False
         if run is None:
             run, created = self.hook.create_once(
                 kind="dataflow run",
                 name=f"window {start}-{end}",
                 create=lambda: self.hook.create_run({"flowId": flow_id, "params": params}),
-                find=find_same_window,
+                find=started_by_this_try,
                 look_first=False,
             )
         run_id = str(run["id"])
@@ -641,7 +649,7 @@ class RunDataflowOperator(_FlowServiceOperator):
             run = read_run(self.hook, run_id, None) or {}
             status = run_status(run)
             if is_terminal(status):
-                context["ti"].xcom_push(key="run", value=finish_run(summarize_run(run), self.log))
+                finish_run(summarize_run(run), self.log, ti=context["ti"])
                 return run_id
             if time.monotonic() + self.poll_interval > deadline:
                 from airflow.exceptions import AirflowException
@@ -656,9 +664,16 @@ class RunDataflowOperator(_FlowServiceOperator):
         """Resume after the trigger fired: fail on a failed run, return the run id on success."""
         from airflow_provider_aep.sensors.flow_service import finish_trigger_event
 
-        result = finish_trigger_event(event, self.wait_timeout, self.log)
-        context["ti"].xcom_push(key="run", value=result)
+        result = finish_trigger_event(event, self.wait_timeout, self.log, ti=context["ti"])
         return str(result.get("run_id"))
+
+
+def _as_int(value: Any) -> int | None:
+    """An epoch value as Adobe may return it (number or text); None when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class DeleteFlowServiceResourceOperator(_FlowServiceOperator):

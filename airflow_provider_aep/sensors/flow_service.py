@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
 
 
-def finish_run(summary: dict[str, Any], log: Any) -> dict[str, Any]:
-    """Log the record counts of an ended run; raise with Adobe's error codes if it failed."""
+def finish_run(summary: dict[str, Any], log: Any, *, ti: Any = None, final: bool = False) -> dict[str, Any]:
+    """Log the record counts of an ended run and push them (XCom ``run``); raise with Adobe's error codes if it failed.
+
+    ``final`` makes the failure skip task retries (re-reading the same failed run cannot succeed).
+    """
     log.info(
         "Dataflow run %s %s: %s records in, %s out, %s failed.",
         summary.get("run_id"),
@@ -28,14 +31,18 @@ def finish_run(summary: dict[str, Any], log: Any) -> dict[str, Any]:
         summary.get("output_records"),
         summary.get("failed_records"),
     )
+    if ti is not None:
+        ti.xcom_push(key="run", value=summary)
     if not is_success(summary.get("status") or ""):
-        from airflow.exceptions import AirflowException
+        from airflow.exceptions import AirflowException, AirflowFailException
 
-        raise AirflowException(describe_failure(summary))
+        raise (AirflowFailException if final else AirflowException)(describe_failure(summary))
     return summary
 
 
-def finish_trigger_event(event: dict[str, Any], timeout: float | None, log: Any) -> dict[str, Any]:
+def finish_trigger_event(
+    event: dict[str, Any], timeout: float | None, log: Any, *, ti: Any = None, final: bool = False
+) -> dict[str, Any]:
     """Turn the event of :class:`DataflowRunTrigger` into the run summary, or the task's failure."""
     from airflow.exceptions import AirflowException
 
@@ -44,7 +51,7 @@ def finish_trigger_event(event: dict[str, Any], timeout: float | None, log: Any)
         raise AirflowException(f"Timed out after {timeout} s waiting for the dataflow run: {event.get('message')}")
     if status == "error":
         raise AirflowException(str(event.get("message")))
-    return finish_run(event.get("run") or {}, log)
+    return finish_run(event.get("run") or {}, log, ti=ti, final=final)
 
 
 def read_run(hook: Any, run_id: str | None, flow_id: str | None) -> dict[str, Any] | None:
@@ -105,7 +112,8 @@ class DataflowRunSensor(BaseSensorOperator):
         if not is_terminal(status):
             self.log.info("Dataflow run %s is %s.", run.get("id"), status)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=finish_run(summarize_run(run), self.log))
+        summary = finish_run(summarize_run(run), self.log, ti=context["ti"], final=bool(self.run_id))
+        return PokeReturnValue(is_done=True, xcom_value=summary)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -144,4 +152,4 @@ class DataflowRunSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(
                 f"Timed out after {self.timeout} s waiting for the dataflow run: {event.get('message')}"
             )
-        return finish_trigger_event(event, self.timeout, self.log)
+        return finish_trigger_event(event, self.timeout, self.log, ti=context["ti"], final=bool(self.run_id))

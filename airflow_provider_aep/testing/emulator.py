@@ -376,6 +376,7 @@ class AepEmulator:
             self._catalog.set(default_tables())
             self._service.run_plans = {None: RunPlan()}
             self._service.connection_test_result = None
+            self._service.show_run_params = True
             self._clock.offset = 0.0
         self._faults.clear()
         self._journal.clear()
@@ -420,6 +421,15 @@ class AepEmulator:
         )
         with self._store.lock:
             self._service.run_plans[flow_id] = plan
+
+    def show_run_params(self, shown: bool) -> None:
+        """Whether run records carry the ``params`` they were started with (window, delta column).
+
+        Adobe's tutorials show them; its OpenAPI spec does not list them. ``False`` tests a client
+        that must not depend on them.
+        """
+        with self._store.lock:
+            self._service.show_run_params = shown
 
     def set_connection_test_result(self, result: bool | None) -> None:
         """Force ``GET /connections/{id}/test`` to answer ``result`` (None = check the stored auth)."""

@@ -156,6 +156,7 @@ class Service:
         self.flow_specs = specs.flow_specs()
         self.run_plans: dict[str | None, RunPlan] = {None: RunPlan()}
         self.connection_test_result: bool | None = None
+        self.show_run_params = True
         self._flow_routes = self._build_flow_routes()
         self._conversion_routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/mappingSets$"), self.list_mapping_sets),
@@ -929,6 +930,8 @@ class Service:
             "recordSummary": records,
             "statusSummary": {"status": status, "errors": errors},
         }
+        if not self.show_run_params:
+            out.pop("params", None)
         return out
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_aep.exceptions import AdobeApiError
 from tests.flow_service.support import FLOW, execute, make_flow, run_text
+from tests.helpers.context import FakeTI
 from tests.helpers.dags import run_dag, task_states, xcom
 
 ERROR_MESSAGE = "Copy from source failed: the BigQuery job bqjob_r1 failed: Access Denied: Table crm.customers"
@@ -67,6 +68,12 @@ def test_failed_run_fails_the_sensor_with_the_error_code(airflow_db, aep, flow, 
     run_id = xcom(dag_run, "run")
     assert f"Dataflow run {run_id} of flow {flow['flow']} failed: CONNECTOR-1001-500: {ERROR_MESSAGE}" in text
     assert "records in 1000, out 0, failed 0" in text
+    counts = xcom(dag_run, "wait", key="run")  # the failed run's counts are kept for the user
+    assert (counts["status"], counts["input_records"], counts["errors"][0]["code"]) == (
+        "failed",
+        1000,
+        "CONNECTOR-1001-500",
+    )
     agents = {e.headers["user-agent"].split()[-1].split("/")[0] for e in aep.requests("GET", f"{FLOW}/runs/*")}
     assert ("httpx" in agents) is deferrable
 
@@ -118,17 +125,16 @@ def test_run_in_progress_past_the_operator_timeout(airflow_db, aep, flow, dags_f
 def run_op(flow_id: str, **kwargs):
     from airflow_provider_aep.operators.flow_service import RunDataflowOperator
 
-    return RunDataflowOperator(
-        task_id="run",
-        flow_id=flow_id,
-        window_start=WINDOW,
-        window_end=WINDOW + 3600,
-        delta_column="updated_at",
-        poll_interval=0.1,
-        timeout=30,
-        deferrable=False,
+    kwargs = {
+        "window_start": WINDOW,
+        "window_end": WINDOW + 3600,
+        "delta_column": "updated_at",
+        "poll_interval": 0.1,
+        "timeout": 30,
+        "deferrable": False,
         **kwargs,
-    )
+    }
+    return RunDataflowOperator(task_id="run", flow_id=flow_id, **kwargs)
 
 
 def test_waiting_run_operator_pushes_the_summary(aep, flow):
@@ -162,7 +168,51 @@ def test_retry_after_a_failed_run_starts_a_new_run(aep, flow):
     posts = aep.requests("POST", f"{FLOW}/runs")
     assert len(posts) == 2
     assert run_id == aep.resources("runs")[-1]["id"]
-    assert posts[0].body["params"]["deltaColumn"] == {"name": "updated_at"}
+    # the first run never succeeded, so the retry is still the flow's first run: it names the delta column
+    assert [p.body["params"].get("deltaColumn") for p in posts] == [{"name": "updated_at"}] * 2
+
+
+def test_delta_column_is_sent_until_a_run_has_succeeded(aep, flow):
+    aep.set_run_plan(duration=0.1)
+    execute(run_op(flow["flow"]))
+    execute(run_op(flow["flow"], window_start=WINDOW + 3600, window_end=WINDOW + 7200))
+    first, second = aep.requests("POST", f"{FLOW}/runs")
+    assert first.body["params"]["deltaColumn"] == {"name": "updated_at"}
+    assert "deltaColumn" not in second.body["params"]
+
+
+def test_failed_run_pushes_its_counts_before_failing(aep, flow):
+    from airflow.exceptions import AirflowException
+
+    aep.set_run_plan(outcome="failed", duration=0.1, input_records=7)
+    ti = FakeTI()
+    with pytest.raises(AirflowException, match="CONNECTOR-1001-500"):
+        run_op(flow["flow"]).execute({"ti": ti})
+    assert ti.xcoms["run"]["status"] == "failed" and ti.xcoms["run"]["input_records"] == 7
+
+
+def test_sensor_failure_on_a_failed_run_skips_task_retries(aep, flow):
+    """Re-reading a failed run cannot succeed: the sensor's failure is final (AirflowFailException)."""
+    from airflow.exceptions import AirflowFailException
+
+    from airflow_provider_aep.sensors.flow_service import DataflowRunSensor
+
+    aep.set_run_plan(outcome="failed", duration=0.0)
+    run_id, _ = execute(run_op(flow["flow"], wait_for_completion=False))
+    sensor = DataflowRunSensor(task_id="wait", run_id=run_id, deferrable=False, poke_interval=0.1, timeout=10)
+    with pytest.raises(AirflowFailException, match="CONNECTOR-1001-500"):
+        execute(sensor)
+
+
+@pytest.mark.parametrize("fault", [{"status": 500, "after_apply": True}, {"drop": True, "after_apply": True}])
+def test_run_created_despite_an_error_is_found_without_run_params(aep, flow, fault):
+    """Adobe's spec lists no ``params`` on a run: the run that appeared since the POST is the one it made."""
+    aep.show_run_params(False)
+    aep.set_run_plan(duration=0.1)
+    aep.inject_fault("POST", f"{FLOW}/runs", **fault)
+    run_id, _ = execute(run_op(flow["flow"], wait_for_completion=False))
+    assert [r["id"] for r in aep.resources("runs")] == [run_id]
+    assert len(aep.requests("POST", f"{FLOW}/runs")) == 1
 
 
 @pytest.mark.parametrize("fault", [{"status": 500, "after_apply": True}, {"drop": True, "after_apply": True}])
@@ -192,8 +242,10 @@ def test_sensor_on_the_latest_run_of_a_flow(aep, flow):
     execute(run_op(flow["flow"], wait_for_completion=False))
     time.sleep(0.05)
     sensor = DataflowRunSensor(task_id="wait", flow_id=flow["flow"], poke_interval=0.1, deferrable=False)
-    result = sensor.poke({})
+    ti = FakeTI()
+    result = sensor.poke({"ti": ti})
     assert result.is_done and result.xcom_value["status"] == "success"
+    assert ti.xcoms["run"] == result.xcom_value
 
 
 def retrying_sensor_dag(flow_id: str, *, deferrable: bool) -> str:
