@@ -488,7 +488,13 @@ class AdobeExperiencePlatformHook(BaseHook):
             params["preview"] = "true"
         if filters:
             params["filters"] = filters
-        return self.request("GET", f"/connections/{_path_id(connection_id)}/explore", params=params)
+        return self.request("GET", f"/connections/{_path_id(connection_id, 'connection_id')}/explore", params=params)
+
+    def explore_tables(self, connection_id: str) -> Iterator[dict[str, Any]]:
+        """``GET /connections/{id}/explore?objectType=root``, every page: the tables behind a base connection."""
+        return self.paginate(
+            f"/connections/{_path_id(connection_id, 'connection_id')}/explore", params={"objectType": "root"}
+        )
 
     # ----------------------------------------------------------------- source / target connections
     def create_source_connection(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -146,7 +146,7 @@ class ExploreConnectionOperator(_FlowServiceOperator):
                     "can_preview": bool(item.get("canPreview")),
                     "can_fetch_schema": bool(item.get("canFetchSchema")),
                 }
-                for item in self.hook.paginate(f"/connections/{connection_id}/explore", params={"objectType": "root"})
+                for item in self.hook.explore_tables(connection_id)
             ]
             self.log.info("Base connection %s exposes %d tables.", connection_id, len(tables))
             return tables

@@ -37,6 +37,10 @@ def rejects(aep, make, field: str, words: str = "") -> None:
     [
         ({"connection_id": ""}, "connection_id", "required"),
         ({"connection_id": None}, "connection_id", "required"),
+        ({"connection_id": "../flows"}, "connection_id", "is not an Adobe id"),
+        ({"connection_id": "c1?objectType=table"}, "connection_id", "is not an Adobe id"),
+        ({"connection_id": "c1/explore#"}, "connection_id", "is not an Adobe id"),
+        ({"connection_id": "../flows", "object_path": "crm.customers"}, "connection_id", "is not an Adobe id"),
         ({"connection_id": "c1", "object_path": "customers"}, "object_path", "not a table path"),
         ({"connection_id": "c1", "object_path": "crm/customers"}, "object_path", "not a table path"),
         ({"connection_id": "c1", "object_path": "crm.customers; drop"}, "object_path", "not a table path"),
