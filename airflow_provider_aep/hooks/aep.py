@@ -19,7 +19,13 @@ from airflow_provider_aep.hooks._ims import (
     token_form,
     unreachable,
 )
-from airflow_provider_aep.hooks._retry import RetryBudget, is_ambiguous, may_resend, parse_retry_after
+from airflow_provider_aep.hooks._retry import (
+    IDEMPOTENT_METHODS,
+    RetryBudget,
+    is_ambiguous,
+    may_resend,
+    parse_retry_after,
+)
 from airflow_provider_aep.hooks._settings import CONN_TYPE, AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
 
@@ -178,6 +184,8 @@ class AdobeExperiencePlatformHook(BaseHook):
                 title="the response was not JSON",
                 detail=" ".join(resp.text.split())[:120],
                 request_id=resp.headers.get("x-request-id"),
+                # a create or update that succeeded (2xx) with an unreadable answer did take effect
+                ambiguous=method.upper() not in IDEMPOTENT_METHODS,
             ) from None
 
     def send(

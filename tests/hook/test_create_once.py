@@ -91,3 +91,23 @@ def test_resent_create_deletes_its_copy_when_the_first_attempt_landed_too(
     logged = "\n".join([caplog.text, out, err])
     assert "landed late" in logged
     assert "deleting the copy" in logged
+
+
+def test_create_answered_with_an_unreadable_success_is_found_not_resent(
+    aep_emulator, fast_aep_connection, service_account_key
+):
+    """A proxy rewrote the 201 into an HTML page: the connection exists, so the hook finds it."""
+    hook = AdobeExperiencePlatformHook()
+    aep_emulator.inject_fault(
+        "POST", f"{FLOW}/connections", status=201, raw_body="<html>Created</html>", after_apply=True
+    )
+    resource, created = hook.create_once(
+        kind="base connection",
+        name="html",
+        create=lambda: hook.create_connection(_body(service_account_key, "html")),
+        find=_finder(hook, "html"),
+    )
+    connections = aep_emulator.resources("connections")
+    assert created is True
+    assert [c["id"] for c in connections] == [resource["id"]]
+    assert len(aep_emulator.requests("POST", f"{FLOW}/connections")) == 1
