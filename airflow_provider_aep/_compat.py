@@ -21,6 +21,15 @@ try:
 except ImportError:
     from airflow.utils.log.secrets_masker import mask_secret, redact  # type: ignore[no-redef]
 
+try:  # Airflow 3: the sync mask_secret waits for the supervisor; this one awaits it
+    from airflow.sdk.log import amask_secret
+except ImportError:  # Airflow 2.11: the masker lives in this process, nothing to wait for
+
+    async def amask_secret(secret: Any, name: str | None = None) -> None:  # type: ignore[misc]
+        """Register a secret with the masker from a coroutine (triggers)."""
+        mask_secret(secret, name)
+
+
 if TYPE_CHECKING:
     try:
         from airflow.sdk import Context
@@ -67,6 +76,7 @@ __all__ = [
     "Context",
     "PokeReturnValue",
     "aget_connection",
+    "amask_secret",
     "default_deferrable",
     "mask_secret",
     "redact",

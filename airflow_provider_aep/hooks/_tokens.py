@@ -10,7 +10,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_provider_aep._compat import mask_secret
+from airflow_provider_aep._compat import amask_secret, mask_secret
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -82,7 +82,7 @@ class TokenCache:
         return token.value if token is not None and token.fresh else None
 
     def _store(self, key: TokenKey, value: str, expires_in: float) -> str:
-        mask_secret(value)
+        """Remember a token masked by the caller (``mask_secret``, or ``amask_secret`` in a coroutine)."""
         with self._lock:
             self._tokens[key] = AccessToken.issued(value, expires_in)
             self.fetches += 1
@@ -99,7 +99,9 @@ class TokenCache:
             value = self._fresh(key)
             if value is not None:
                 return value
-            return self._store(key, *fetch())
+            token, expires_in = fetch()
+            mask_secret(token)
+            return self._store(key, token, expires_in)
 
     async def aget(self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
         """Async twin of :meth:`get`, for triggers: one fetch per credential per event loop."""
@@ -119,6 +121,7 @@ class TokenCache:
                 if value is not None:
                     return value
                 token, expires_in = await fetch()
+                await amask_secret(token)
                 return self._store(key, token, expires_in)
         finally:
             with self._lock:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep import __version__
-from airflow_provider_aep._compat import aget_connection, mask_secret
+from airflow_provider_aep._compat import aget_connection, amask_secret
 from airflow_provider_aep.exceptions import AdobeApiError
 from airflow_provider_aep.hooks._ims import (
     IMS_TOKEN_PATH,
@@ -96,6 +97,29 @@ def _json_body(resp: httpx.Response, path: str) -> Any:
         ) from None
 
 
+class _WithExtras:
+    """A connection whose extras were decoded (and masked) asynchronously."""
+
+    def __init__(self, conn: Any, extra_dejson: dict[str, Any]) -> None:
+        self._conn = conn
+        self.extra_dejson = extra_dejson
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def _token_answer(status: int, body: bytes) -> tuple[str, float]:
+    """``parse_token`` without its sync ``mask_secret``: the token cache masks the token with ``amask_secret``."""
+    try:
+        data = json.loads(body)
+        token, expires_in = data["access_token"], float(data.get("expires_in", 3600))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        token, expires_in = None, 0.0
+    if not isinstance(token, str) or not token:
+        return parse_token(status, body)  # raises its readable error
+    return token, expires_in
+
+
 class AdobeExperiencePlatformAsyncHook:
     """The GET calls a trigger needs, with the same token cache and retry rules as the sync hook.
 
@@ -114,7 +138,10 @@ class AdobeExperiencePlatformAsyncHook:
             return cached[1]
         conn = await aget_connection(self.aep_conn_id)
         if conn.password:
-            mask_secret(conn.password)
+            await amask_secret(conn.password)
+        aextra_dejson = getattr(conn, "aextra_dejson", None)
+        if aextra_dejson is not None:  # Airflow 3: ``extra_dejson`` would mask the extras synchronously
+            conn = _WithExtras(conn, await aextra_dejson())
         settings = AepConnectionSettings.from_connection(conn)
         per_loop[self.aep_conn_id] = (loop.time(), settings)
         return settings
@@ -141,7 +168,7 @@ class AdobeExperiencePlatformAsyncHook:
                 await asyncio.sleep(wait)
                 continue
             if resp.status_code == 200:
-                return parse_token(resp.status_code, resp.content)
+                return _token_answer(resp.status_code, resp.content)
             if may_retry_token_request(resp.status_code):
                 wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
                 if wait is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_aep._compat import AIRFLOW_V3
 from airflow_provider_aep.hooks import aep_async
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE
 from airflow_provider_aep.triggers.flow_service import DataflowRunTrigger
@@ -374,3 +375,71 @@ def test_triggers_in_one_loop_share_the_connection_read(aep, flow, monkeypatch):
 
     assert [p["status"] for p in asyncio.run(main())] == ["success"] * 5
     assert reads == ["aep_default"]
+
+
+# ----------------------------------------------------------------------------------- secrets masking
+def reset_masker() -> None:
+    """Forget the secrets registered so far (the sync hook's token, when it made the flow)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+    except ImportError:
+        from airflow.utils.log.secrets_masker import _secrets_masker
+    masker = _secrets_masker()
+    masker.patterns = set()
+    masker.replacer = None
+
+
+def cached_tokens() -> list[str]:
+    return [token.value for token in TOKEN_CACHE._tokens.values()]
+
+
+def test_run_never_calls_the_sync_masker(aep, flow, monkeypatch):
+    """The sync ``mask_secret`` is a blocking supervisor round trip on Airflow 3: the trigger uses ``amask_secret``."""
+    from airflow_provider_aep._compat import redact
+    from airflow_provider_aep.hooks import _ims, _tokens
+
+    aep.set_run_plan(duration=0.0)
+    run_id = start_run(flow)
+    TOKEN_CACHE.clear()  # make the trigger fetch (and mask) its own token
+    reset_masker()
+    calls: list[str] = []
+
+    def sync_masker(secret: Any, name: str | None = None) -> None:
+        calls.append(f"mask_secret({name!r})")
+
+    for module in (aep_async, _tokens, _ims):
+        monkeypatch.setattr(module, "mask_secret", sync_masker, raising=False)
+    payload, _ = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.1, end_time=time.time() + 30))
+    assert payload["status"] == "success", payload
+    assert calls == []
+    [token] = cached_tokens()
+    assert redact(f"Bearer {token}") == "Bearer ***"
+
+
+@pytest.mark.skipif(not AIRFLOW_V3, reason="the Task SDK's supervisor channel is Airflow 3's")
+def test_run_masks_through_the_async_supervisor_channel(aep, flow, monkeypatch):
+    """As in the triggerer: secrets reach the supervisor with ``asend``, never the blocking ``send``."""
+    from airflow.sdk.execution_time import task_runner
+
+    aep.set_run_plan(duration=0.0)
+    run_id = start_run(flow)
+    TOKEN_CACHE.clear()
+
+    class Comms:
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+            self.asent: list[Any] = []
+
+        def send(self, msg: Any) -> None:
+            self.sent.append(msg)
+
+        async def asend(self, msg: Any) -> None:
+            self.asent.append(msg)
+
+    comms = Comms()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    payload, _ = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.1, end_time=time.time() + 30))
+    assert payload["status"] == "success", payload
+    assert comms.sent == []
+    [token] = cached_tokens()
+    assert token in [getattr(msg, "value", None) for msg in comms.asent]
