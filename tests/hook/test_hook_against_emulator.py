@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_aep.exceptions import AdobeApiError
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from tests.reliability.support import encodings, record_issued_tokens
 
 BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
 FLOW = "/data/foundation/flowservice"
@@ -308,18 +309,22 @@ def test_find_connections_matches_exact_name(aep_emulator, aep_connection, servi
 
 def test_no_secret_in_logs(aep_emulator, fast_aep_connection, service_account_key, caplog, capfd, monkeypatch):
     caplog.set_level(logging.DEBUG)
-    hook = AdobeExperiencePlatformHook()
-    hook.test_connection()
-    aep_emulator.inject_fault("GET", f"{FLOW}/connectionSpecs/*", status=503)
-    hook.get_connection_spec(BQ_SPEC)
-    aep_emulator.expire_tokens()
-    hook.create_connection(_connection_body(service_account_key))
-    conn = aep_emulator.airflow_connection()
-    conn["password"] = "wrong-secret-value-42"
-    monkeypatch.setenv("AIRFLOW_CONN_AEP_BAD", json.dumps(conn))
-    AdobeExperiencePlatformHook(aep_conn_id="aep_bad").test_connection()
-    token = hook.get_access_token()
+    with record_issued_tokens() as tokens:
+        hook = AdobeExperiencePlatformHook()
+        hook.test_connection()
+        aep_emulator.inject_fault("GET", f"{FLOW}/connectionSpecs/*", status=503)
+        hook.get_connection_spec(BQ_SPEC)
+        aep_emulator.expire_tokens()
+        hook.create_connection(_connection_body(service_account_key))
+        conn = aep_emulator.airflow_connection()
+        conn["password"] = "wrong-secret-value-42"
+        monkeypatch.setenv("AIRFLOW_CONN_AEP_BAD", json.dumps(conn))
+        AdobeExperiencePlatformHook(aep_conn_id="aep_bad").test_connection()
+        assert hook.get_access_token() == tokens[-1]
+    # Every token of the test: the first one (expired on purpose) and its renewal.
+    assert len(tokens) == aep_emulator.token_requests == 2
     text = _all_output(caplog, capfd)
-    for secret in (aep_emulator.client_secret, token, "wrong-secret-value-42"):
-        assert secret not in text
+    for secret in (aep_emulator.client_secret, *tokens, "wrong-secret-value-42"):
+        for form in encodings(secret):  # raw, URL-encoded, JSON-escaped, Base64
+            assert form not in text, f"a form of {secret[:4]}... appears in the log"
     assert "retry" in text  # the run did log, so the check is not vacuous

@@ -1,20 +1,27 @@
 """Shared helpers of the reliability suite: a fake task instance, the example DAG's operators built
-outside a DAG, a journey builder for prerequisites, and the collector behind ``docs/reliability.md``.
+outside a DAG, a journey builder for prerequisites, the encoded forms of a secret and a recorder of
+the IMS tokens an emulator issues (also used by the deployment and hook tests), and the collector
+behind ``docs/reliability.md``.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import re
 import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
+
+import pytest
 
 from tests.helpers.context import FakeTI, execute  # noqa: F401  (re-exported for the tests here)
 
 if TYPE_CHECKING:
-    import pytest
+    from collections.abc import Iterator
 
     from airflow_provider_aep.testing import AepEmulator
 
@@ -190,6 +197,51 @@ class Journey:
         if "run" not in self.ids:
             self.ids["run"] = execute(run_op(self.flow()))[0]
         return self.ids["run"]
+
+
+# --------------------------------------------------------------------------------------- secret forms
+def _b64_forms(raw: bytes) -> set[str]:
+    forms = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(raw).decode("ascii")
+        forms |= {text, text.rstrip("=")}
+        if len(raw) >= 16:  # the secret inside a longer Base64 text, at each of the 3 alignments
+            for offset in (1, 2):
+                shifted = encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
+                forms.add(shifted[4:-4])
+            forms.add(text.rstrip("=")[:-4])
+    return forms
+
+
+def encodings(secret: str) -> set[str]:
+    """The secret raw, Base64 (several ways), URL-encoded and JSON-escaped; short fragments dropped."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    forms |= _b64_forms(secret.encode("utf-8"))
+    return {f for f in forms if len(f) >= 12}
+
+
+@contextlib.contextmanager
+def record_issued_tokens() -> Iterator[list[str]]:
+    """Every IMS access token the in-process emulators issue while this is open, in issue order.
+
+    The emulator has no public list of its tokens and forgets them on ``expire_tokens()``, so the
+    recorder wraps the one place that issues them. Callers compare the count with the emulator's
+    public ``token_requests``: a renamed or bypassed issuing method then fails the test instead of
+    leaving the list silently empty.
+    """
+    from airflow_provider_aep.testing import state
+
+    tokens: list[str] = []
+    original = state.AuthRegistry.issue
+
+    def issue(self: Any, *args: Any, **kwargs: Any) -> str:
+        token = original(self, *args, **kwargs)
+        tokens.append(token)
+        return token
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state.AuthRegistry, "issue", issue)
+        yield tokens
 
 
 # --------------------------------------------------------------------------------------- log capture
