@@ -23,6 +23,7 @@ from tests.deployment.deployment import (
     chromium_path,
     missing_deployment_deps,
 )
+from tests.reliability.support import record_issued_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +58,14 @@ def require(missing: list[str], what: str) -> None:
 
 # ---------------------------------------------------------------------------------------- deployment
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
+def ims_tokens() -> Iterator[list[str]]:
+    """Every IMS access token the module's emulator issues, recorded from before it starts."""
+    with record_issued_tokens() as tokens:
+        yield tokens
+
+
+@pytest.fixture(scope="module")
+def emulator(ims_tokens: list[str]) -> Iterator[Any]:
     from importlib.metadata import version
 
     if int(version("apache-airflow").split(".")[0]) < 3:
