@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -73,21 +74,41 @@ def test_200_concurrent_base_connection_creations(
         )
         return resource["id"]
 
+    # One thread per creation, all released together: 200 creations really in flight at once.
+    ready = threading.Barrier(CREATIONS)
+    in_flight = 0
+    most_in_flight = 0
+    count_lock = threading.Lock()
+
+    def create_together(number: int) -> str:
+        nonlocal in_flight, most_in_flight
+        ready.wait(timeout=60)
+        with count_lock:
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+        try:
+            return create(number)
+        finally:
+            with count_lock:
+                in_flight -= 1
+
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        ids = list(pool.map(create, range(CREATIONS)))
+    with ThreadPoolExecutor(max_workers=CREATIONS) as pool:
+        ids = list(pool.map(create_together, range(CREATIONS)))
     seconds = time.monotonic() - started
     connections = emu.resources("connections")
     faulted = len([e for e in emu.journal if e.fault])
     REPORT.load.append(
         {
-            "test": "concurrent base-connection creations (32 threads, hook.create_once)",
+            "test": f"concurrent base-connection creations ({CREATIONS} threads, {most_in_flight} in flight at once, "
+            "hook.create_once)",
             "size": f"{CREATIONS} connections, {len(emu.journal)} requests, {faulted} answered 429/503",
             "seconds": seconds,
             "result": f"{len(connections)} connections, {emu.token_requests} IMS token(s)",
         }
     )
     assert len(set(ids)) == CREATIONS
+    assert most_in_flight >= CREATIONS * 0.9, most_in_flight  # the barrier released them together
     assert sorted(c["name"] for c in connections) == [f"load-bigquery-{n:03d}" for n in range(CREATIONS)]
     assert faulted == 40
     assert emu.token_requests == 1 and TOKEN_CACHE.fetches == 1
