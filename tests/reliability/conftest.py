@@ -1,7 +1,9 @@
 """The reliability suite's collector: writes ``docs/reliability.md`` at the end of a session on Airflow 3.
 
 The file is generated, never hand-written: it is only rewritten when the whole fault matrix ran in this
-session (a partial run, e.g. ``-k``, leaves it alone), and only on Airflow 3.
+session (a partial run, e.g. ``-k``, leaves it alone), every test of this suite that ran passed (cells
+are recorded before their assertions, so a failed cell would otherwise be published as measured), and
+only on Airflow 3.
 """
 
 from __future__ import annotations
@@ -20,21 +22,67 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+HERE = Path(__file__).resolve().parent
+# nodeid -> "passed" / "failed" / "skipped" (an expected failure, strict xfail, counts as passed).
+OUTCOMES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
 def reliability_report() -> Iterator[ReliabilityReport]:
     yield REPORT
-    from tests.reliability.test_fault_matrix import COLUMNS, ROWS, matrix_cases
 
-    expected = len(matrix_cases())
-    if len(REPORT.cells) < expected or os.environ.get("AEP_RELIABILITY_NO_DOC"):
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if HERE not in Path(str(item.path)).resolve().parents:
+        return report
+    if report.failed:
+        OUTCOMES[item.nodeid] = "failed"
+    elif report.when == "call" or report.skipped:
+        OUTCOMES.setdefault(item.nodeid, "passed" if report.passed or hasattr(report, "wasxfail") else "skipped")
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reason = doc_not_written_because()
+    if reason is None:
+        DOC.write_text(render(REPORT, *_matrix()), encoding="utf-8")
+        reason = f"{DOC.relative_to(DOC.parents[1])} regenerated"
+    elif reason == "":
         return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"reliability: {reason}")
+
+
+def _matrix() -> tuple[Any, Any]:
+    from tests.reliability.test_fault_matrix import COLUMNS, ROWS
+
+    return ROWS, COLUMNS
+
+
+def failed_tests() -> list[str]:
+    return sorted(nodeid for nodeid, outcome in OUTCOMES.items() if outcome == "failed")
+
+
+def doc_not_written_because() -> str | None:
+    """None when the doc is to be written; "" when this session is not a full run (say nothing)."""
+    if not REPORT.cells or os.environ.get("AEP_RELIABILITY_NO_DOC"):
+        return ""
+    from tests.reliability.test_fault_matrix import matrix_cases
+
+    if len(REPORT.cells) < len(matrix_cases()):
+        return ""
     from airflow_provider_aep._compat import AIRFLOW_V3
 
     if not AIRFLOW_V3:
-        return
-    DOC.write_text(render(REPORT, ROWS, COLUMNS), encoding="utf-8")
+        return ""
+    failed = failed_tests()
+    if failed:
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        return f"docs/reliability.md NOT regenerated: {len(failed)} test(s) failed ({shown})"
+    return None
 
 
 def _airflow_version() -> str:
