@@ -83,8 +83,15 @@ class _FlowServiceOperator(BaseOperator):
         find: Callable[[], list[dict[str, Any]]],
         create: Callable[[], dict[str, Any]],
         collection: str,
+        body: dict[str, Any],
+        settings: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> str:
-        """Reuse the resource of that name if there is one, else create it once; return its id."""
+        """Reuse the resource of that name if there is one, else create it once; return its id.
+
+        ``settings`` reads, from a resource or the ``body`` this task would send, the values that
+        matter (by argument name): a resource reused by name must have the same ones, or the task
+        fails naming the difference.
+        """
 
         def find_one() -> dict[str, Any] | None:
             matches = find()
@@ -97,8 +104,73 @@ class _FlowServiceOperator(BaseOperator):
             find=find_one,
             discard=lambda resource_id: self.hook.delete_resource(collection, resource_id),
         )
+        if not created:
+            _refuse_other_settings(kind, name, resource, settings(resource), settings(body))
         self.log.info("%s %r %s: %s", kind.capitalize(), name, "created" if created else "reused", resource["id"])
         return str(resource["id"])
+
+
+_ABSENT = object()
+
+
+def _at(doc: Any, *path: str) -> Any:
+    """The value at ``path``; ``_ABSENT`` when the service left out the first part, None for a missing leaf."""
+    if not isinstance(doc, dict) or path[0] not in doc:
+        return _ABSENT
+    value = doc[path[0]]
+    for key in path[1:]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _source_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "base_connection_id": _at(doc, "baseConnectionId"),
+        "table_path": _at(doc, "params", "tableName"),
+        "columns": _at(doc, "params", "columns"),
+        "row_filter": _at(doc, "params", "filters"),
+    }
+
+
+def _target_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"dataset_id": _at(doc, "params", "dataSetId"), "schema_id": _at(doc, "data", "schema", "id")}
+
+
+def _flow_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    steps = _at(doc, "transformations")
+    by_name = {t.get("name"): t.get("params") or {} for t in steps or [] if isinstance(t, dict)}
+    mapping = by_name.get("Mapping") or {}
+    version = mapping.get("mappingVersion")
+    return {
+        "source_connection_id": _at(doc, "sourceConnectionIds"),
+        "target_connection_id": _at(doc, "targetConnectionIds"),
+        "mapping_id": _ABSENT if steps is _ABSENT else mapping.get("mappingId"),
+        "mapping_version": _ABSENT if steps is _ABSENT else _as_int(version),
+        "delta_column": _ABSENT
+        if steps is _ABSENT
+        else ((by_name.get("Copy") or {}).get("deltaColumn") or {}).get("name"),
+        "frequency": _at(doc, "scheduleParams", "frequency"),
+        "interval": _as_int(_at(doc, "scheduleParams", "interval")) if "scheduleParams" in doc else _ABSENT,
+    }
+
+
+def _refuse_other_settings(
+    kind: str, name: str, existing: dict[str, Any], there: dict[str, Any], wanted: dict[str, Any]
+) -> None:
+    """Fail when the resource of that name was made with other settings than this task asks for.
+
+    Compares only what the service returned: a part it left out of the listing is not a difference.
+    """
+    differences = [
+        f"{arg} {there[arg]!r} there, {wanted[arg]!r} here"
+        for arg in wanted
+        if there.get(arg, _ABSENT) is not _ABSENT and there[arg] != wanted[arg]
+    ]
+    if differences:
+        raise AepInputError(
+            f"name: {kind} {name!r} ({existing.get('id')}) already exists with other settings ("
+            f"{'; '.join(differences)}). Give this one another name, or delete that one first."
+        )
 
 
 class ExploreConnectionOperator(_FlowServiceOperator):
@@ -237,6 +309,8 @@ class CreateSourceConnectionOperator(_FlowServiceOperator):
             find=lambda: self.hook.find_source_connections(name=body["name"]),
             create=lambda: self.hook.create_source_connection(body),
             collection="sourceConnections",
+            body=body,
+            settings=_source_settings,
         )
 
 
@@ -292,6 +366,8 @@ class CreateDataLakeTargetConnectionOperator(_FlowServiceOperator):
             find=lambda: self.hook.find_target_connections(name=body["name"]),
             create=lambda: self.hook.create_target_connection(body),
             collection="targetConnections",
+            body=body,
+            settings=_target_settings,
         )
 
 
@@ -523,6 +599,8 @@ class CreateDataflowOperator(_FlowServiceOperator):
             find=lambda: self.hook.find_flows(name=body["name"]),
             create=lambda: self.hook.create_flow(body),
             collection="flows",
+            body=body,
+            settings=_flow_settings,
         )
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=dataflow_url(self.hook.settings.sandbox_name, flow_id))
         return flow_id

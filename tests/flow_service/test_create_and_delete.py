@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_aep.exceptions import AdobeApiError
+from airflow_provider_aep.exceptions import AdobeApiError, AepInputError
 from airflow_provider_aep.operators.flow_service import (
     CreateDataflowOperator,
     CreateDataLakeTargetConnectionOperator,
@@ -88,6 +88,70 @@ def test_create_reuses_by_name(aep, ids, collection):
     assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1
     lookups = aep.requests("GET", f"{FLOW}/{collection}")
     assert lookups and all(e.query["property"] == [f"name=={CREATES[collection](ids).name}"] for e in lookups)
+
+
+CHANGED = {
+    # a resource of the same name, asked for again with one setting changed: (operator, argument, there, here)
+    "source table": (
+        lambda ids: CreateSourceConnectionOperator(
+            task_id="s", name="src-2", base_connection_id=ids["base"], table_path="crm.customers"
+        ),
+        "table_path",
+        "'crm.orders' there, 'crm.customers' here",
+    ),
+    "target dataset": (
+        lambda ids: CreateDataLakeTargetConnectionOperator(
+            task_id="t", name="tgt-2", dataset_id="65f1c2d3e4a5b6c7d8e9f999", schema_id=SCHEMA_ID
+        ),
+        "dataset_id",
+        "'65f1c2d3e4a5b6c7d8e9f001' there, '65f1c2d3e4a5b6c7d8e9f999' here",
+    ),
+    "flow mapping": (
+        lambda ids: CreateDataflowOperator(
+            task_id="f",
+            name="flow-2",
+            source_connection_id=ids["source"],
+            target_connection_id=ids["target"],
+            mapping_id=ids["mapping"],
+            mapping_version=1,
+            delta_column="updated_at",
+            frequency="hour",
+            interval=1,
+        ),
+        "mapping_version",
+        "0 there, 1 here",
+    ),
+    "flow schedule": (
+        lambda ids: CreateDataflowOperator(
+            task_id="f",
+            name="flow-2",
+            source_connection_id=ids["source"],
+            target_connection_id=ids["target"],
+            mapping_id=ids["mapping"],
+            delta_column="updated_at",
+            frequency="day",
+            interval=1,
+        ),
+        "frequency",
+        "'hour' there, 'day' here",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", CHANGED.values(), ids=CHANGED.keys())
+def test_reuse_by_name_refuses_other_settings(aep, ids, change):
+    """A re-run whose settings changed must not silently keep the old resource (e.g. a flow on the old mapping)."""
+    make, argument, values = change
+    collection = {"s": "sourceConnections", "t": "targetConnections", "f": "flows"}[make(ids).task_id]
+    first = {"sourceConnections": source_op, "targetConnections": lambda ids: target_op(), "flows": flow_op}
+    first_id, _ = execute(first[collection](ids))
+    with pytest.raises(AepInputError) as info:
+        execute(make(ids))
+    message = str(info.value)
+    assert message.startswith("name: ") and f"({first_id}) already exists with other settings" in message
+    assert f"{argument} {values}" in message
+    assert "another name, or delete that one first" in message
+    assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1
 
 
 def test_429_on_create_is_resent_after_retry_after(aep, ids):
