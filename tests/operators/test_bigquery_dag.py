@@ -523,3 +523,26 @@ def test_verify_google_credentials_in_a_dag(aep, dags_folder, service_account_ke
     (grant,) = google_token_server.requests
     assert grant["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     assert posted_key(aep) == key
+
+
+def test_extra_link_opens_the_connection_in_aep(aep, dags_folder, service_account_key):
+    """The task's "AEP source account" button, read the way the web server reads it (Airflow 2.11).
+
+    Airflow 3 resolves links in the API server: the deployment test clicks it there.
+    """
+    from airflow_provider_aep._compat import AIRFLOW_V3
+    from airflow_provider_aep.links import AepConnectionLink
+
+    if AIRFLOW_V3:
+        pytest.skip("Airflow 3 reads links through its API server: covered by tests/deployment")
+    dr = run_dag(
+        dags_folder,
+        dag_body(
+            'CreateBigQueryBaseConnectionOperator(task_id="create", name="bq-crm", key_file_content=KEY)',
+            KEY=service_account_key,
+        ),
+    )
+    ti = dr.get_task_instance("create")
+    link = AepConnectionLink().get_link(ti.task, ti_key=ti.key)
+    assert link == source_accounts_url("prod", the_connection(aep)["id"])
+    assert link.startswith("https://experience.adobe.com/#/sname:prod/platform/source/accounts/")
