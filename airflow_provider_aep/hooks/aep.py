@@ -45,6 +45,11 @@ STATUS_HINTS = {
     412: "The resource changed since it was read (stale etag): read it again and retry.",
     429: "Adobe kept throttling the requests; run fewer tasks at once or raise max_retries.",
 }
+# The gateway refused a token IMS had just issued: the two URLs point at different Adobe environments.
+TOKEN_REJECTED_HINT = (
+    "Adobe's gateway refused a freshly issued token: check that ims_url and host belong to the same "
+    "environment (production or stage)."
+)
 
 MAPPING_SET_PAGE_SIZE = 50
 MAPPING_SET_PAGES = 200  # 10,000 mapping sets sharing a name fragment: past that, stop reading
@@ -258,15 +263,17 @@ class AdobeExperiencePlatformHook(BaseHook):
             hint = STATUS_HINTS.get(status)
             if status == 429:
                 hint = f"Gave up after {budget.retries} retries. {hint}"
-            raise AdobeApiError.from_response(
-                status=status,
-                method=method,
-                path=path,
-                headers=resp.headers,
-                body=resp.content,
-                ambiguous=is_ambiguous(method, status, sent=True),
-                hint=hint,
-            )
+            answer: dict[str, Any] = {
+                "status": status,
+                "method": method,
+                "path": path,
+                "headers": resp.headers,
+                "body": resp.content,
+                "ambiguous": is_ambiguous(method, status, sent=True),
+            }
+            if status == 401 and AdobeApiError.from_response(**answer).code == "401013":
+                hint = TOKEN_REJECTED_HINT
+            raise AdobeApiError.from_response(**answer, hint=hint)
 
     def _log_retry(self, method: str, path: str, reason: str, budget: RetryBudget, wait: float) -> None:
         self.log.warning(
