@@ -591,7 +591,11 @@ class CreateDataflowOperator(_FlowServiceOperator):
 
         body = self.build_body()
         flow_spec = self.hook.find_flow_spec(self.flow_spec_name)
-        check_against_flow_spec(body["scheduleParams"], flow_spec)
+        if not check_against_flow_spec(body["scheduleParams"], flow_spec):
+            self.log.warning(
+                "Flow spec %r publishes no schedule rules; the schedule was checked by the built-in rules only.",
+                self.flow_spec_name,
+            )
         body["flowSpec"]["id"] = flow_spec["id"]
         flow_id = self._create_named(
             "dataflow",

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from airflow_provider_aep.testing import specs
 from airflow_provider_aep.testing.catalog import Catalog, default_tables
 from airflow_provider_aep.testing.errors import default_fault_body
 from airflow_provider_aep.testing.faults import Fault, FaultSet
@@ -377,6 +378,7 @@ class AepEmulator:
             self._service.run_plans = {None: RunPlan()}
             self._service.connection_test_result = None
             self._service.show_run_params = True
+            self._service.flow_specs = specs.flow_specs()
             self._clock.offset = 0.0
         self._faults.clear()
         self._journal.clear()
@@ -421,6 +423,15 @@ class AepEmulator:
         )
         with self._store.lock:
             self._service.run_plans[flow_id] = plan
+
+    def set_schedule_rules(self, schema: dict[str, Any], flow_spec: str = "CRMToAEP") -> None:
+        """Serve another schedule JSON schema in a flow spec (Adobe may tighten its rules)."""
+        with self._store.lock:
+            for spec in self._service.flow_specs.values():
+                if spec["name"] == flow_spec:
+                    spec["scheduleSpec"]["spec"] = copy.deepcopy(schema)
+                    return
+        raise ValueError(f"no flow spec named {flow_spec!r}")
 
     def show_run_params(self, shown: bool) -> None:
         """Whether run records carry the ``params`` they were started with (window, delta column).

@@ -93,11 +93,11 @@ def build_schedule(
     return params
 
 
-def check_against_flow_spec(schedule: dict[str, Any], flow_spec: dict[str, Any]) -> None:
-    """Validate ``scheduleParams`` with the JSON schema the flow spec publishes, when it has one."""
+def check_against_flow_spec(schedule: dict[str, Any], flow_spec: dict[str, Any]) -> bool:
+    """Validate ``scheduleParams`` with the JSON schema the flow spec publishes; False when it has none."""
     schema = ((flow_spec.get("scheduleSpec") or {}).get("spec")) if isinstance(flow_spec, dict) else None
     if not isinstance(schema, dict):
-        return
+        return False
     import jsonschema
 
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(schedule), key=lambda e: list(e.path))
@@ -109,3 +109,4 @@ def check_against_flow_spec(schedule: dict[str, Any], flow_spec: dict[str, Any])
             for n, e in enumerate(errors[:3])
         )
         raise AepInputError(f"{where}: rejected by the rules of flow spec {flow_spec.get('name')!r}: {problems}.")
+    return True

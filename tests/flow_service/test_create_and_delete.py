@@ -154,6 +154,23 @@ def test_reuse_by_name_refuses_other_settings(aep, ids, change):
     assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1
 
 
+def test_schedule_rules_come_from_the_flow_spec_adobe_serves(aep, ids):
+    """A rule only the served flow spec has (here: hourly flows every 6 hours at least) stops the create."""
+    from airflow_provider_aep.hooks import aep as hook_module
+    from airflow_provider_aep.testing.specs import schedule_schema
+
+    rules = schedule_schema()
+    rules["else"]["else"]["properties"]["interval"]["minimum"] = 6
+    aep.set_schedule_rules(rules)
+    hook_module._flow_specs.clear()  # a new task process: the flow spec is read afresh
+    with pytest.raises(AepInputError) as info:
+        execute(flow_op(ids))  # hour, interval 1: fine by the built-in rules
+    assert str(info.value) == (
+        "interval: rejected by the rules of flow spec 'CRMToAEP': 1 is less than the minimum of 6."
+    )
+    assert aep.requests("POST", f"{FLOW}/flows") == []
+
+
 def test_429_on_create_is_resent_after_retry_after(aep, ids):
     aep.inject_fault("POST", f"{FLOW}/targetConnections", status=429, retry_after=0.3)
     execute(target_op())
