@@ -375,6 +375,7 @@ class AepEmulator:
         with self._store.lock:
             self._store.clear()
             self._catalog.set(default_tables())
+            self._service.connection_catalogs.clear()
             self._service.run_plans = {None: RunPlan()}
             self._service.connection_test_result = None
             self._service.show_run_params = True
@@ -395,10 +396,16 @@ class AepEmulator:
                 if sandbox is None or sb == sandbox
             ]
 
-    def set_catalog(self, tables: dict[str, dict[str, Any]]) -> None:
-        """Replace the fake BigQuery catalog: ``{"dataset.table": {"columns": [...], "rows": [...]}}``."""
+    def set_catalog(self, tables: dict[str, dict[str, Any]], connection_id: str | None = None) -> None:
+        """Replace the fake BigQuery catalog: ``{"dataset.table": {"columns": [...], "rows": [...]}}``.
+
+        With ``connection_id``, only the tables behind that base connection; the others keep the shared one.
+        """
         with self._store.lock:
-            self._catalog.set(tables)
+            if connection_id is None:
+                self._catalog.set(tables)
+            else:
+                self._service.connection_catalogs[connection_id] = Catalog(tables)
 
     def set_run_plan(
         self,

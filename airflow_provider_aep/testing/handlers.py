@@ -152,6 +152,7 @@ class Service:
         self.auth = auth
         self.store = store
         self.catalog = catalog
+        self.connection_catalogs: dict[str, Catalog] = {}  # per base connection id, else ``catalog``
         self.connection_specs = specs.connection_specs(cloud)
         self.flow_specs = specs.flow_specs()
         self.run_plans: dict[str | None, RunPlan] = {None: RunPlan()}
@@ -464,17 +465,22 @@ class Service:
         result = self.connection_test_result
         return Response(200, {"result": self._auth_ok(conn) if result is None else result})
 
+    def catalog_of(self, connection_id: str) -> Catalog:
+        """The BigQuery tables behind a base connection."""
+        return self.connection_catalogs.get(connection_id, self.catalog)
+
     def explore(self, req: Request, id: str) -> Response:
         self._find(req, "connections", id)
+        catalog = self.catalog_of(id)
         object_type = (req.arg("objectType") or "").lower()
         if object_type == "root":
-            return Response(200, self.catalog.root())
+            return Response(200, catalog.root())
         if object_type != "table":
             raise bad_request("objectType must be root or table", field="objectType")
         path = req.arg("object")
         if not path:
             raise bad_request("object is required when objectType is table", field="object")
-        columns = self.catalog.columns(path)
+        columns = catalog.columns(path)
         if columns is None:
             raise flow_error("1101-404", f"Table {path} not found", field="object")
         predicate = None
@@ -484,9 +490,9 @@ class Service:
                 predicate = compile_pql(decode_filters(filters), columns)
             except PqlError as exc:
                 raise bad_request(f"Invalid filters parameter: {exc}", field="filters") from exc
-        body = self.catalog.schema(path)
+        body = catalog.schema(path)
         if (req.arg("preview") or "").lower() == "true":
-            body["data"] = self.catalog.rows(path, predicate)
+            body["data"] = catalog.rows(path, predicate)
         return Response(200, body)
 
     def list_connection_specs(self, req: Request) -> Response:
@@ -558,7 +564,7 @@ class Service:
         if not isinstance(params, dict):
             raise bad_request("params is required and must be an object", field="params")
         table = _require_str(params, "tableName", "params.tableName")
-        columns = self.catalog.columns(table)
+        columns = self.catalog_of(base["id"]).columns(table)
         if columns is None:
             raise bad_request(f"params.tableName: table {table} not found in the source", field="params.tableName")
         selected = params.get("columns")

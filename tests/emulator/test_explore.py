@@ -95,3 +95,32 @@ def test_set_catalog(api: Api, base_connection: str, aep_emulator: AepEmulator) 
     aep_emulator.set_catalog({"sales.deals": {"columns": [{"name": "id", "type": "STRING"}], "rows": [{"id": "1"}]}})
     body = api.get(f"/connections/{base_connection}/explore", params={"objectType": "root"}).json()
     assert [t["path"] for t in body] == ["sales.deals"]
+
+
+def test_each_base_connection_can_have_its_own_catalog(
+    api: Api, aep_emulator: AepEmulator, base_connection: str, service_account_key: dict
+) -> None:
+    from tests.emulator.support import service_connection_body
+
+    other = api.post("/connections", service_connection_body(service_account_key, name="bq-marketing")).json()["id"]
+    aep_emulator.set_catalog(
+        {"ads.clicks": {"columns": [{"name": "click_id", "type": "string"}], "rows": [{"click_id": "c1"}]}},
+        connection_id=other,
+    )
+    root = {"objectType": "root"}
+    assert [t["path"] for t in api.get(f"/connections/{other}/explore", params=root).json()] == ["ads.clicks"]
+    assert [t["path"] for t in api.get(f"/connections/{base_connection}/explore", params=root).json()] == [
+        "crm.customers",
+        "crm.orders",
+    ]
+    source = {
+        "name": "src",
+        "baseConnectionId": other,
+        "data": {"format": "tabular"},
+        "params": {"tableName": "crm.customers"},  # a table of the other connection's project
+        "connectionSpec": {"id": "3c9b37f8-13a6-43d8-bad3-b863b941fedd", "version": "1.0"},
+    }
+    refused = api.post("/sourceConnections", source)
+    assert refused.status_code == 400 and "table crm.customers not found" in refused.text
+    source["params"]["tableName"] = "ads.clicks"
+    assert api.post("/sourceConnections", source).status_code == 201
