@@ -98,7 +98,9 @@ def _comparison(condition: tuple[Any, ...], field: str) -> dict[str, Any]:
     if op in ("in", "not in"):
         if not isinstance(value, list | tuple | set | frozenset) or not value:
             raise AepInputError(f"{field}: {op!r} on {column!r} needs a non-empty list of values.")
-        node = {"nodeType": "fnApply", "fnName": "in", "params": [lookup, _literal([*value], column, field)]}
+        # a set has no order of its own: sort it, so the same filter gives the same PQL in every process
+        values = sorted(value, key=repr) if isinstance(value, set | frozenset) else [*value]
+        node = {"nodeType": "fnApply", "fnName": "in", "params": [lookup, _literal(values, column, field)]}
         return {"nodeType": "fnApply", "fnName": "not", "params": [node]} if op == "not in" else node
     if isinstance(value, list | tuple | set | frozenset):
         # '=' against a list compares the column with the whole list and silently matches nothing.

@@ -169,3 +169,22 @@ def test_too_deep_nesting_is_rejected():
         deep = {"not": deep}
     with pytest.raises(AepInputError, match=r"row_filter: .*nested more than"):
         build_pql(deep)
+
+
+def test_a_set_of_values_gives_the_same_pql_in_every_process():
+    """String hashing differs per process: a set's order must not leak into the filter Adobe stores."""
+    import subprocess
+    import sys
+
+    code = (
+        "from airflow_provider_aep.utils.pql import encode_pql;"
+        "print(encode_pql(('city', 'in', {'NYC', 'DDN', 'SFO', 'LAX', 'BOS', 'SEA'})))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
+    assert outputs.pop().strip() == encode_pql(("city", "in", ["BOS", "DDN", "LAX", "NYC", "SEA", "SFO"]))
