@@ -89,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     table = render_table(rows)
     met = sum(1 for r in rows if r.met is True)
     missed = [r for r in rows if r.met is False]
+    unchecked = [r for r in rows if r.verdict == "UNCHECKED"]
     summary = [
         "",
-        f"targets: {met} MET, {len(missed)} MISSED"
-        + (f" ({'; '.join(f'{r.section} {r.name}' for r in missed)})" if missed else ""),
+        f"targets: {met} MET, {len(missed)} MISSED, {len(unchecked)} UNCHECKED"
+        + (f" (missed: {'; '.join(f'{r.section} {r.name}' for r in missed)})" if missed else "")
+        + (f" (unchecked: {'; '.join(f'{r.section} {r.name}' for r in unchecked)})" if unchecked else ""),
         "section times: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
         + f"; total {time.perf_counter() - started:.0f} s",

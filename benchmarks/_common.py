@@ -38,6 +38,8 @@ class Row:
     @property
     def verdict(self) -> str:
         if self.met is None:
+            if self.target:  # a target whose reference could not be measured in this run
+                return "UNCHECKED"
             return "info" if self.value is not None else "n/a"
         return "MET" if self.met else "MISSED"
 

@@ -66,7 +66,9 @@ def run(quick: bool, bench_python: Path | None, venv_note: str, log=print) -> li
     )
     rows = []
     for module in OURS:
-        ok = own[module] <= LIMIT_MS and (dbt_ms is None or total[module] <= dbt_ms) and not heavy.get(module)
+        ok: bool | None = own[module] <= LIMIT_MS and not heavy.get(module)
+        if ok:  # the dbt comparison is part of the target: without the peer it is not measured, not met
+            ok = total[module] <= dbt_ms if dbt_ms is not None else None
         pulled = sorted(data["preloads"][module], key=lambda p: (p.count("."), p))
         shown = ", ".join(pulled[:3]) + (f" +{len(pulled) - 3}" if len(pulled) > 3 else "")
         note = f"own code {own[module]:.1f} ms; the rest is Airflow core it imports ({shown or 'none'})"
