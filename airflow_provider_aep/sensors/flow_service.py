@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep._compat import BaseSensorOperator, PokeReturnValue, default_deferrable
 from airflow_provider_aep.exceptions import AepInputError
+from airflow_provider_aep.links import LINK_XCOM_KEY, AepDataflowLink, dataflow_url
 from airflow_provider_aep.utils.runs import describe_failure, is_success, is_terminal, run_status, summarize_run
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class DataflowRunSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("run_id", "flow_id", "aep_conn_id")
     ui_color = "#fa0f00"
+    operator_extra_links = (AepDataflowLink(),)
 
     def __init__(
         self,
@@ -108,12 +110,19 @@ class DataflowRunSensor(BaseSensorOperator):
                 hook.get_flow(self.flow_id)  # a deleted flow fails now (404) instead of at the timeout
             self.log.info("Flow %s has no run yet.", self.flow_id)
             return False
+        self._push_link(context, run.get("flowId") or self.flow_id)
         status = run_status(run)
         if not is_terminal(status):
             self.log.info("Dataflow run %s is %s.", run.get("id"), status)
             return False
         summary = finish_run(summarize_run(run), self.log, ti=context["ti"], final=bool(self.run_id))
         return PokeReturnValue(is_done=True, xcom_value=summary)
+
+    def _push_link(self, context: Context, flow_id: str | None) -> None:
+        """Once per task process: the dataflow's monitoring page, for the task's "AEP dataflow" button."""
+        if flow_id and not getattr(self, "_link_pushed", False):
+            context["ti"].xcom_push(key=LINK_XCOM_KEY, value=dataflow_url(self.hook.settings.sandbox_name, flow_id))
+            self._link_pushed = True
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:

@@ -246,6 +246,7 @@ def test_sensor_on_the_latest_run_of_a_flow(aep, flow):
     result = sensor.poke({"ti": ti})
     assert result.is_done and result.xcom_value["status"] == "success"
     assert ti.xcoms["run"] == result.xcom_value
+    assert ti.xcoms["aep_url"].endswith(f"/sname:prod/platform/source/dataflows/{flow['flow']}/runs")
 
 
 def retrying_sensor_dag(flow_id: str, *, deferrable: bool) -> str:
