@@ -1,14 +1,22 @@
 """Secrets audit: run the example DAG (and one task per other accepted secret form) through Airflow's real
-task path, ``airflow tasks test`` in subprocesses, then search everything a user or an attacker with log or
-database access could read for every secret in every encoding.
+worker path, then search everything a user or an attacker with log or database access could read for
+every secret in every encoding.
 
-Scanned: the task output of every subprocess, every file under ``$AIRFLOW_HOME/logs``, every text and blob
-column of the metadata database (XComs, rendered template fields, trigger kwargs, ...), the texts of the
-exceptions of the tasks that fail on purpose, and the URLs, query strings and headers of every request the
-emulator received. Searched for: the Adobe client secrets, every IMS access token the emulator issued, the
-service-account key JSON in each serialisation, its Base64, the private key and each PEM body line, the
-Google OAuth client secret and refresh token; each raw, Base64 (standard, URL-safe, unpadded, and inside a
-longer Base64 text), URL-encoded and JSON-escaped.
+How the tasks run: as an executor's worker runs them, so that Airflow writes its task log files through
+its own masking: on Airflow 3 ``supervise_task()`` (what the LocalExecutor's workers call) with the
+task's log file and the Execution API in-process (as the triggerer and the dag-processor use it); on
+Airflow 2 ``airflow tasks run --local`` (what the Local and Celery executors run). A real ``airflow
+triggerer`` runs the deferred sensor's trigger and writes its own log file beside the task's.
+(``airflow tasks test`` writes no log file on Airflow 3, so it would leave that category empty.)
+
+Scanned: the output of every worker process and of the triggerer, every file under ``$AIRFLOW_HOME/logs``
+(each task's log file is required to exist), every text and blob column of the metadata database
+(XComs, rendered template fields, trigger kwargs, ...), the texts of the exceptions of the tasks that
+fail on purpose, and the URLs, query strings and headers of every request the emulator received.
+Searched for: the Adobe client secrets, every IMS access token the emulator issued, the service-account
+key JSON in each serialisation, its Base64, the private key and each PEM body line, the Google OAuth
+client secret and refresh token; each raw, Base64 (standard, URL-safe, unpadded, and inside a longer
+Base64 text), URL-encoded and JSON-escaped.
 
 Also: TLS verification is on for every HTTP session the provider creates, and no code path turns it off.
 """
@@ -16,10 +24,12 @@ Also: TLS verification is on for every HTTP session the provider creates, and no
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,12 +39,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 
 from tests.helpers.keys import make_service_account_key
-from tests.reliability.support import REPORT
+from tests.reliability.support import REPORT, encodings, record_issued_tokens
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,26 +135,6 @@ FORMS_FAIL = {
 
 
 # ------------------------------------------------------------------------------------------ secret forms
-def _b64_forms(raw: bytes) -> set[str]:
-    forms = set()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        text = encode(raw).decode("ascii")
-        forms |= {text, text.rstrip("=")}
-        if len(raw) >= 16:  # the secret inside a longer Base64 text, at each of the 3 alignments
-            for offset in (1, 2):
-                shifted = encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
-                forms.add(shifted[4:-4])
-            forms.add(text.rstrip("=")[:-4])
-    return forms
-
-
-def encodings(secret: str) -> set[str]:
-    """The secret raw, Base64 (several ways), URL-encoded and JSON-escaped; short fragments dropped."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    forms |= _b64_forms(secret.encode("utf-8"))
-    return {f for f in forms if len(f) >= 12}
-
-
 @dataclass
 class Secrets:
     named: dict[str, str] = field(default_factory=dict)
@@ -214,11 +203,76 @@ class RefusingGoogle:
 
 
 # ------------------------------------------------------------------------------------------ the audit run
+# Airflow 3's worker, as the LocalExecutor runs it: supervise_task() forks the task process and writes the
+# task's log file (JSON lines, masked); the Execution API runs in-process, as in the triggerer. A task that
+# defers is resumed once the triggerer has fired its event, as the scheduler would queue it again.
+WORKER_AF3 = """
+import sys, time
+from sqlalchemy import select
+from airflow.executors.workloads import BundleInfo, ExecuteTask
+from airflow.jobs.triggerer_job_runner import in_process_api_server
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.sdk.api.client import Client
+from airflow.sdk.execution_time.supervisor import supervise_task
+from airflow.utils.session import create_session
+from airflow.utils.state import DagRunState, TaskInstanceState
+
+dag_id, run_id, task_ids = sys.argv[1], sys.argv[2], sys.argv[3:]
+# One Execution API client for the worker's life, as the triggerer builds it.
+API = Client(base_url=None, token="", dry_run=True, transport=in_process_api_server().transport)
+API.base_url = "http://in-process.invalid./"
+# Loaded once before the task processes are forked, as a long-lived worker has them loaded.
+import airflow.sdk.execution_time.task_runner  # noqa
+import airflow_provider_aep.operators.bigquery, airflow_provider_aep.operators.flow_service  # noqa
+import airflow_provider_aep.sensors.flow_service  # noqa
+
+
+def state(task_id):
+    with create_session() as session:
+        return session.scalar(select(TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id))
+
+
+def queue(task_id):
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        run.state = DagRunState.RUNNING
+        ti = session.scalar(select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id))
+        if ti.state is None:
+            ti.try_number += 1  # what the scheduler does when it schedules a task
+        ti.state = TaskInstanceState.QUEUED
+        session.flush()
+        return ExecuteTask.make(ti, bundle_info=BundleInfo(name="dags-folder"))
+
+
+for task_id in task_ids:
+    print(f"AUDIT-TASK-START {task_id}", flush=True)
+    while True:
+        workload = queue(task_id)
+        supervise_task(ti=workload.ti, bundle_info=workload.bundle_info, dag_rel_path=workload.dag_rel_path,
+                       token=workload.token, client=API, log_path=workload.log_path,
+                       subprocess_logs_to_stdout=True)
+        if state(task_id) != TaskInstanceState.DEFERRED:
+            break
+        deadline = time.monotonic() + 120
+        while state(task_id) == TaskInstanceState.DEFERRED and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if state(task_id) != TaskInstanceState.SCHEDULED:
+            break
+        print(f"AUDIT-TASK-RESUMED {task_id}", flush=True)
+    print(f"AUDIT-TASK-END {task_id} {state(task_id)}", flush=True)
+"""
+
+
 @dataclass
 class AuditRun:
     home: Path
-    outputs: dict[str, str]
-    returncodes: dict[str, int]
+    outputs: dict[str, str]  # "dag.task" -> what the worker process printed for it
+    states: dict[str, str | None]  # "dag.task" -> final task-instance state
+    resumed: set[str]  # "dag.task" of the tasks that deferred and were resumed after the trigger fired
+    triggerer_output: str
     emulator: AepEmulator
     secrets: Secrets
     key: dict[str, Any]
@@ -230,11 +284,81 @@ def _airflow(env: dict[str, str], *args: str, timeout: float = 300) -> subproces
     return subprocess.run([str(airflow), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def _ti_state(home: Path, dag_id: str, task_id: str) -> str | None:
+    with sqlite3.connect(home / "airflow.db", timeout=30) as conn:
+        row = conn.execute(
+            "SELECT state FROM task_instance WHERE dag_id=? AND run_id=? AND task_id=?", (dag_id, RUN_ID, task_id)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def _run_af3(env: dict[str, str], dag_id: str, tasks: tuple[str, ...], run: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_AF3, dag_id, RUN_ID, *tasks],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    text = done.stdout + "\n" + done.stderr
+    assert done.returncode == 0, text[-4000:]
+    for task_id in tasks:
+        key = f"{dag_id}.{task_id}"
+        section = text.split(f"AUDIT-TASK-START {task_id}\n", 1)[-1].split(f"AUDIT-TASK-END {task_id} ", 1)
+        assert len(section) == 2, f"{key} did not run:\n{text[-4000:]}"
+        run["outputs"][key] = section[0]
+        run["states"][key] = section[1].split("\n", 1)[0].strip() or None
+        if f"AUDIT-TASK-RESUMED {task_id}" in section[0]:
+            run["resumed"].add(key)
+    run["outputs"][f"{dag_id} worker (whole output)"] = text
+
+
+def _queue_af2(home: Path, dag_id: str, task_id: str) -> None:
+    """What Airflow 2's scheduler does before a worker runs a task: a new try for a new task, then queued."""
+    with sqlite3.connect(home / "airflow.db", timeout=30) as conn:
+        conn.execute(
+            "UPDATE task_instance SET try_number = try_number + (CASE WHEN state IS NULL THEN 1 ELSE 0 END), "
+            "state = 'queued' WHERE dag_id=? AND run_id=? AND task_id=?",
+            (dag_id, RUN_ID, task_id),
+        )
+
+
+def _run_af2(env: dict[str, str], home: Path, dag_id: str, tasks: tuple[str, ...], run: dict[str, Any]) -> None:
+    for task_id in tasks:
+        key = f"{dag_id}.{task_id}"
+        outputs = []
+        while True:
+            _queue_af2(home, dag_id, task_id)
+            done = _airflow(env, "tasks", "run", "--local", dag_id, task_id, RUN_ID)
+            outputs.append(done.stdout + "\n" + done.stderr)
+            if _ti_state(home, dag_id, task_id) != "deferred":
+                break
+            deadline = time.monotonic() + 120
+            while _ti_state(home, dag_id, task_id) == "deferred" and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if _ti_state(home, dag_id, task_id) != "scheduled":
+                break
+            run["resumed"].add(key)
+        run["outputs"][key] = "\n".join(outputs)
+        run["states"][key] = _ti_state(home, dag_id, task_id)
+
+
+def _finish_runs_after_the_trigger_polled(emu: AepEmulator, stop: threading.Event) -> None:
+    """The dataflow run stays in progress (so the sensor must defer) until the trigger has polled it once."""
+    while not stop.wait(0.1):
+        if len(emu.requests("GET", "*/runs/*")) >= 2:  # the sensor's first look, then the trigger's
+            emu.advance_clock(3600)
+            return
+
+
 @pytest.fixture(scope="module")
 def audit(aep_emulator_server: AepEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditRun]:
+    from airflow_provider_aep._compat import AIRFLOW_V3
+
     emu = aep_emulator_server
     emu.reset()
-    emu.set_run_plan(duration=1.0)
+    emu.set_run_plan(duration=3600.0)
     google = RefusingGoogle()
     started = time.monotonic()
     home = tmp_path_factory.mktemp("secrets-audit-airflow")
@@ -257,7 +381,9 @@ def audit(aep_emulator_server: AepEmulator, tmp_path_factory: pytest.TempPathFac
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"airflow_provider_aep\..*",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW_CONN_AEP_DEFAULT": emu.airflow_connection_json(backoff_base=0.01),
             "AIRFLOW_CONN_AEP_REFUSED": json.dumps(refused_conn),
             "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(
@@ -280,32 +406,71 @@ def audit(aep_emulator_server: AepEmulator, tmp_path_factory: pytest.TempPathFac
             "AEP_AUDIT_GOOGLE_TOKEN_URI": google.url,
         }
     )
-    outputs: dict[str, str] = {}
-    codes: dict[str, int] = {}
-    try:
-        for step in (("db", "migrate"), ("dags", "reserialize")):
-            done = _airflow(env, *step)
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        for dag_id in (EXAMPLE_ID, FORMS_ID):
-            done = _airflow(env, "dags", "trigger", dag_id, "--run-id", RUN_ID)
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        for dag_id, tasks in ((EXAMPLE_ID, EXAMPLE_TASKS), (FORMS_ID, (*FORMS_OK, *FORMS_FAIL))):
-            for task_id in tasks:
-                done = _airflow(env, "tasks", "test", dag_id, task_id, RUN_ID)
-                outputs[f"{dag_id}.{task_id}"] = done.stdout + "\n" + done.stderr
-                codes[f"{dag_id}.{task_id}"] = done.returncode
-    finally:
-        google.stop()
+    run: dict[str, Any] = {"outputs": {}, "states": {}, "resumed": set()}
+    triggerer: subprocess.Popen[bytes] | None = None
+    triggerer_log = home / "triggerer-output.log"
+    stop_watch = threading.Event()
+    watcher = threading.Thread(target=_finish_runs_after_the_trigger_polled, args=(emu, stop_watch), daemon=True)
+    with record_issued_tokens() as tokens:
+        try:
+            for step in (("db", "migrate"), ("dags", "reserialize")):
+                done = _airflow(env, *step)
+                assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            for dag_id in (EXAMPLE_ID, FORMS_ID):
+                done = _airflow(env, "dags", "trigger", dag_id, "--run-id", RUN_ID)
+                assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            with triggerer_log.open("wb") as out:
+                triggerer = subprocess.Popen(
+                    [str(Path(sys.executable).with_name("airflow")), "triggerer"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: stopped with its children below
+                )
+            watcher.start()
+            for dag_id, tasks in ((EXAMPLE_ID, EXAMPLE_TASKS), (FORMS_ID, (*FORMS_OK, *FORMS_FAIL))):
+                if AIRFLOW_V3:
+                    _run_af3(env, dag_id, tasks, run)
+                else:
+                    _run_af2(env, home, dag_id, tasks, run)
+        finally:
+            stop_watch.set()
+            if triggerer is not None:
+                _stop_group(triggerer)
+            google.stop()
 
     secrets = Secrets()
     secrets.add("Adobe client secret", emu.client_secret)
     secrets.add("refused Adobe client secret", WRONG_ADOBE_SECRET)
-    for number, token in enumerate(sorted(emu._auth.tokens)):
+    assert len(tokens) == emu.token_requests, "the token recorder missed tokens the emulator issued"
+    for number, token in enumerate(tokens):
         secrets.add(f"IMS access token {number}", token)
     key_secrets(key, secrets)
     secrets.add("Google client secret", GOOGLE_CLIENT_SECRET)
     secrets.add("Google refresh token", GOOGLE_REFRESH_TOKEN)
-    yield AuditRun(home, outputs, codes, emu, secrets, key, time.monotonic() - started)
+    yield AuditRun(
+        home,
+        run["outputs"],
+        run["states"],
+        run["resumed"],
+        triggerer_log.read_text("utf-8", "replace"),
+        emu,
+        secrets,
+        key,
+        time.monotonic() - started,
+    )
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group this fixture started (the triggerer and its trigger runner), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 # ------------------------------------------------------------------------------------------ artefacts
@@ -327,27 +492,45 @@ def db_texts(db: Path) -> dict[str, str]:
 
 
 def log_files(home: Path) -> dict[str, str]:
+    """Every file Airflow wrote under ``$AIRFLOW_HOME/logs`` (task logs, trigger logs, anything else)."""
     return {
         str(p.relative_to(home)): p.read_text("utf-8", "replace") for p in (home / "logs").rglob("*") if p.is_file()
     }
 
 
-def _task_succeeded(output: str) -> bool:
-    return bool(re.search(r"new_state=success|Marking task as SUCCESS", output))
+def task_log_files(home: Path, dag_id: str, task_id: str) -> dict[str, str]:
+    """The log files of one task instance: ``attempt=N.log`` and the triggerer's ``...trigger.N.log``."""
+    folder = home / "logs" / f"dag_id={dag_id}" / f"run_id={RUN_ID}" / f"task_id={task_id}"
+    return {p.name: p.read_text("utf-8", "replace") for p in sorted(folder.glob("*")) if p.is_file()}
+
+
+def _worker_path() -> str:
+    from airflow_provider_aep._compat import AIRFLOW_V3
+
+    if AIRFLOW_V3:
+        return "the LocalExecutor worker's `supervise_task()` (Execution API in-process)"
+    return "`airflow tasks run --local`"
 
 
 # ------------------------------------------------------------------------------------------ the tests
 def test_every_task_ran_as_intended(audit: AuditRun) -> None:
-    for task_id in EXAMPLE_TASKS:
-        assert _task_succeeded(audit.outputs[f"{EXAMPLE_ID}.{task_id}"]), audit.outputs[f"{EXAMPLE_ID}.{task_id}"][
-            -4000:
-        ]
-    for task_id in FORMS_OK:
-        assert _task_succeeded(audit.outputs[f"{FORMS_ID}.{task_id}"]), audit.outputs[f"{FORMS_ID}.{task_id}"][-4000:]
+    expected = {f"{EXAMPLE_ID}.{t}": "success" for t in EXAMPLE_TASKS}
+    expected.update({f"{FORMS_ID}.{t}": "success" for t in FORMS_OK})
+    expected.update({f"{FORMS_ID}.{t}": "failed" for t in FORMS_FAIL})
+    for key, state in expected.items():
+        assert audit.states.get(key) == state, f"{key}: {audit.states.get(key)}\n{audit.outputs.get(key, '')[-4000:]}"
+        dag_id, task_id = key.split(".", 1)
+        files = task_log_files(audit.home, dag_id, task_id)
+        assert any(name.startswith("attempt=") for name in files), f"{key} wrote no task log file: {sorted(files)}"
     for task_id, reason in FORMS_FAIL.items():
-        output = audit.outputs[f"{FORMS_ID}.{task_id}"]
-        assert not _task_succeeded(output)
-        assert reason in output, output[-4000:]  # the exception text reached the task log
+        text = "\n".join(task_log_files(audit.home, FORMS_ID, task_id).values())
+        assert reason in text, text[-4000:]  # the exception text reached the task's log file
+    # The sensor deferred, the real triggerer ran its trigger (and wrote its log), and the task resumed.
+    assert f"{EXAMPLE_ID}.wait_for_run" in audit.resumed, audit.outputs[f"{EXAMPLE_ID}.wait_for_run"][-4000:]
+    wait_logs = task_log_files(audit.home, EXAMPLE_ID, "wait_for_run")
+    trigger_logs = [text for name, text in wait_logs.items() if ".trigger." in name]
+    assert trigger_logs, f"no trigger log file: {sorted(wait_logs)}\n{audit.triggerer_output[-4000:]}"
+    assert any("Dataflow run" in text for text in trigger_logs), trigger_logs  # the trigger's own lines
     emu = audit.emulator
     names = sorted(c["name"] for c in emu.resources("connections"))
     assert names == sorted(
@@ -361,7 +544,7 @@ def test_every_task_ran_as_intended(audit: AuditRun) -> None:
         ]
     )
     assert emu.resources("flows") == [] and emu.resources("sourceConnections") == []  # teardown ran
-    assert emu.requests("POST", "*/runs") and emu.requests("GET", "*/runs/*")  # the run was started and watched
+    assert emu.requests("POST", "*/runs") and len(emu.requests("GET", "*/runs/*")) >= 3  # started, watched twice
 
 
 def test_detector_finds_what_it_looks_for(audit: AuditRun) -> None:
@@ -377,10 +560,15 @@ def test_detector_finds_what_it_looks_for(audit: AuditRun) -> None:
 
 def test_no_secret_in_task_output_logs_database_or_requests(audit: AuditRun) -> None:
     forms = audit.secrets.forms()
+    files = log_files(audit.home)
+    tasks = len(EXAMPLE_TASKS) + len(FORMS_OK) + len(FORMS_FAIL)
+    assert len(files) > tasks, f"expected a log file per task and the trigger's, found {sorted(files)}"
     artefacts: dict[str, str] = {}
-    artefacts.update({f"task output {k}": v for k, v in audit.outputs.items()})
-    artefacts.update({f"log file {k}": v for k, v in log_files(audit.home).items()})
-    artefacts.update({f"database table {k}": v for k, v in db_texts(audit.home / "airflow.db").items()})
+    artefacts.update({f"worker output {k}": v for k, v in audit.outputs.items()})
+    artefacts["triggerer output"] = audit.triggerer_output
+    artefacts.update({f"log file {k}": v for k, v in files.items()})
+    tables = db_texts(audit.home / "airflow.db")
+    artefacts.update({f"database table {k}": v for k, v in tables.items()})
     journal = audit.emulator.journal
     artefacts["emulator journal (URLs, query strings, headers)"] = "\n".join(
         f"{e.method} {e.path} {json.dumps(e.query)} {json.dumps(e.headers)}" for e in journal
@@ -389,12 +577,14 @@ def test_no_secret_in_task_output_logs_database_or_requests(audit: AuditRun) -> 
     leaks = {name: found for name, found in leaks.items() if found}
     from airflow import __version__
 
+    trigger_files = len([name for name in files if ".trigger." in name])
     REPORT.secrets.append(
         {
             "run": f"example DAG ({len(EXAMPLE_TASKS)} tasks) + secret-forms DAG ({len(FORMS_OK) + len(FORMS_FAIL)} "
-            f"tasks), one `airflow tasks test` subprocess each, Airflow {__version__}, {audit.seconds:.0f} s",
-            "artefacts": f"{len(audit.outputs)} task outputs, {len(log_files(audit.home))} log files, "
-            f"{len(db_texts(audit.home / 'airflow.db'))} DB tables, {len(journal)} requests",
+            f"tasks), each task run by {_worker_path()}, the sensor's trigger by `airflow triggerer`, "
+            f"Airflow {__version__}, {audit.seconds:.0f} s",
+            "artefacts": f"{len(audit.outputs)} worker outputs + the triggerer's, {len(files)} log files "
+            f"({trigger_files} of the triggerer), {len(tables)} DB tables, {len(journal)} requests",
             "forms": f"{len(audit.secrets.named)} secrets, {len(forms)} encoded forms",
             "leaks": "none" if not leaks else "; ".join(f"{k}: {v}" for k, v in leaks.items()),
         }
