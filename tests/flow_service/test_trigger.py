@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
 import time
 from typing import Any
 
@@ -246,6 +247,80 @@ def test_permission_error_is_not_retried(aep, flow):
     assert payload["status"] == "error"
     assert "HTTP 403" in payload["message"] and "deleted?" not in payload["message"]
     assert len(run_gets(aep, run_id)) == 1
+    assert elapsed < 5
+
+
+# ----------------------------------------------------------------------------------- outages longer than a retry budget
+def small_retry_budget(aep, monkeypatch) -> None:
+    """Each hook call gives up after one retry: an outage of more than two requests outlasts it."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AEP_DEFAULT", aep.airflow_connection_json(max_retries=1, backoff_base=0.01, retry_deadline=30)
+    )
+
+
+def outage_warnings(capfd, caplog) -> list[str]:
+    """The trigger's outage warnings (Airflow 3 prints structlog to stdout; Airflow 2 logs to caplog)."""
+    printed = [line for line in capfd.readouterr().out.splitlines() if "[warning" in line]
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    return [line for line in printed + logged if "Cannot read dataflow" in line and "checking again" in line]
+
+
+@pytest.mark.parametrize(
+    "fault", [{"status": 503}, {"status": 500}, {"status": 429}, {"drop": True}], ids=["503", "500", "429", "dropped"]
+)
+def test_outage_longer_than_the_retry_budget_keeps_waiting(aep, flow, monkeypatch, capfd, caplog, fault):
+    """A short Adobe outage must not kill a wait whose end_time is far away."""
+    aep.set_run_plan(duration=0.0)
+    run_id = start_run(flow)
+    small_retry_budget(aep, monkeypatch)
+    aep.inject_fault("GET", f"{FLOW}/runs/{run_id}", times=4, **fault)
+    with caplog.at_level(logging.WARNING):
+        payload, elapsed = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.1, end_time=time.time() + 30))
+    assert payload["status"] == "success", payload
+    assert len(run_gets(aep, run_id)) == 5  # two polls gave up after two requests each, the third read the run
+    warnings = outage_warnings(capfd, caplog)
+    assert len(warnings) == 2, warnings
+    assert run_id in warnings[0]
+    assert elapsed < 10
+
+
+def test_ims_outage_keeps_waiting(aep, flow, monkeypatch, capfd, caplog):
+    aep.set_run_plan(duration=0.0)
+    run_id = start_run(flow)
+    small_retry_budget(aep, monkeypatch)
+    TOKEN_CACHE.clear()
+    aep.clear_journal()
+    aep.inject_fault("POST", "/ims/token/v3", status=503, times=3)
+    with caplog.at_level(logging.WARNING):
+        payload, _ = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.1, end_time=time.time() + 30))
+    assert payload["status"] == "success", payload
+    assert len(aep.requests("POST", "/ims/token/v3")) == 4
+    assert len(outage_warnings(capfd, caplog)) == 1
+
+
+def test_outage_until_the_end_time_gives_a_timeout(aep, flow, monkeypatch):
+    aep.set_run_plan(duration=600)
+    run_id = start_run(flow)
+    small_retry_budget(aep, monkeypatch)
+    aep.inject_fault("GET", f"{FLOW}/runs/{run_id}", status=503, skip=1, times=None)  # read once, then down
+    payload, elapsed = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.2, end_time=time.time() + 1.0))
+    assert payload["status"] == "timeout", payload
+    assert payload["run"]["status"] == "inprogress"  # the last run it read
+    assert run_id in payload["message"] and "HTTP 503" in payload["message"]
+    assert len(run_gets(aep, run_id)) >= 5
+    assert 0.9 <= elapsed < 6
+
+
+def test_permanent_error_after_an_outage_is_not_retried(aep, flow, monkeypatch):
+    aep.set_run_plan(duration=600)
+    run_id = start_run(flow)
+    small_retry_budget(aep, monkeypatch)
+    aep.inject_fault("GET", f"{FLOW}/runs/{run_id}", status=503, times=2)
+    aep.inject_fault("GET", f"{FLOW}/runs/{run_id}", status=403, times=None)
+    payload, elapsed = fire(DataflowRunTrigger(run_id=run_id, poll_interval=0.1, end_time=time.time() + 30))
+    assert payload["status"] == "error", payload
+    assert "HTTP 403" in payload["message"]
+    assert [e.status for e in run_gets(aep, run_id)] == [503, 503, 403]
     assert elapsed < 5
 
 
