@@ -105,7 +105,9 @@ def test_persistent_401_fails_after_one_renewal(aep_emulator, aep_connection):
         AdobeExperiencePlatformHook().get_connection_spec(BQ_SPEC)
     assert info.value.status == 401
     assert len(aep_emulator.requests("GET", f"{FLOW}/connectionSpecs/*")) == 2
-    assert "org ID" in str(info.value)
+    # The gateway's 401013 for a token IMS had just issued: IMS and Platform URLs of different environments.
+    assert "[401013]" in str(info.value)
+    assert "check that ims_url and host belong to the same environment" in str(info.value)
 
 
 def _all_output(caplog, capfd) -> str:
