@@ -22,6 +22,7 @@ from airflow_provider_aep.hooks._ims import (
 from airflow_provider_aep.hooks._retry import RetryBudget, may_resend, parse_retry_after
 from airflow_provider_aep.hooks._settings import AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
+from airflow_provider_aep.utils.ids import check_filter_id
 
 if TYPE_CHECKING:
     import httpx
@@ -230,6 +231,8 @@ class AdobeExperiencePlatformAsyncHook:
         return _first_item(await self.get(f"/flows/{_path_id(flow_id)}"))
 
     async def get_latest_run(self, flow_id: str) -> dict[str, Any] | None:
+        """The newest run of a flow, or None; ``AepInputError`` for an id that would change the filter."""
+        flow_id = check_filter_id(flow_id, "flow_id")
         data = await self.get("/runs", params={"property": f"flowId=={flow_id}", "orderby": "-createdAt", "limit": "1"})
         items = (data or {}).get("items") or []
         return items[0] if items else None

@@ -324,6 +324,42 @@ def test_permanent_error_after_an_outage_is_not_retried(aep, flow, monkeypatch):
     assert elapsed < 5
 
 
+# ----------------------------------------------------------------------------------- flow ids in filters
+@pytest.mark.parametrize(
+    "flow_id",
+    ["f-1,f-2", 'f-1"', "f-1/runs", "f-1?limit=9", "f-1#x", "f 1", "f-1\n", "\tf-1", "", "   "],
+    ids=["comma", "quote", "slash", "question-mark", "hash", "space", "newline", "tab", "empty", "blank"],
+)
+def test_latest_run_refuses_a_flow_id_that_breaks_the_filter(aep, flow_id):
+    """``property=flowId==a,b`` means "either flow" to Adobe, and a quote breaks the filter."""
+    from airflow_provider_aep.exceptions import AepInputError
+    from airflow_provider_aep.hooks.aep_async import AdobeExperiencePlatformAsyncHook
+
+    async def main() -> Any:
+        try:
+            return await AdobeExperiencePlatformAsyncHook().get_latest_run(flow_id)
+        finally:
+            await aep_async.close_shared_clients()
+
+    with pytest.raises(AepInputError, match=r"^flow_id: ") as caught:
+        asyncio.run(main())
+    assert repr(flow_id) in str(caught.value)
+    assert aep.requests("GET", f"{FLOW}/runs") == []
+
+
+def test_flow_id_with_a_comma_gives_an_error_event(aep, flow):
+    """Two flow ids joined by a comma must not watch the latest run of either."""
+    aep.set_run_plan(duration=0.0)
+    start_run(flow)
+    flow_id = f"{flow['flow']},00000000-0000-0000-0000-000000000000"
+    payload, elapsed = fire(DataflowRunTrigger(flow_id=flow_id, poll_interval=0.1, end_time=time.time() + 5))
+    assert payload["status"] == "error", payload
+    assert payload["message"].startswith(f"Cannot read dataflow latest run of flow {flow_id}: flow_id: ")
+    assert "','" in payload["message"]
+    assert aep.requests("GET", f"{FLOW}/runs") == []
+    assert elapsed < 5
+
+
 # ----------------------------------------------------------------------------------- the triggerer's loop
 def test_many_triggers_share_one_client_and_one_token(aep, flow, monkeypatch):
     import httpx
