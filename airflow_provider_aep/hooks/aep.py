@@ -28,6 +28,7 @@ from airflow_provider_aep.hooks._retry import (
 )
 from airflow_provider_aep.hooks._settings import CONN_TYPE, AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
+from airflow_provider_aep.utils.ids import check_filter_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -334,8 +335,10 @@ class AdobeExperiencePlatformHook(BaseHook):
     def _create(self, collection: str, body: dict[str, Any], service: str = FLOW_SERVICE) -> dict[str, Any]:
         return self.request("POST", f"/{collection}", service=service, json=body) or {}
 
-    def _get(self, collection: str, resource_id: str, service: str = FLOW_SERVICE) -> dict[str, Any]:
-        data = self.request("GET", f"/{collection}/{_path_id(resource_id)}", service=service)
+    def _get(
+        self, collection: str, resource_id: str, service: str = FLOW_SERVICE, field: str = "resource_id"
+    ) -> dict[str, Any]:
+        data = self.request("GET", f"/{collection}/{_path_id(resource_id, field)}", service=service)
         return _first_item(data)
 
     def _find(self, collection: str, *, name: str | None = None, **properties: str) -> list[dict[str, Any]]:
@@ -577,7 +580,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         return self._create("flows", body)
 
     def get_flow(self, flow_id: str) -> dict[str, Any]:
-        return self._get("flows", flow_id)
+        return self._get("flows", flow_id, field="flow_id")
 
     def find_flows(self, *, name: str) -> list[dict[str, Any]]:
         return self._find("flows", name=name)
@@ -591,10 +594,11 @@ class AdobeExperiencePlatformHook(BaseHook):
         return _first_item(self._create("runs", body))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        return self._get("runs", run_id)
+        return self._get("runs", run_id, field="run_id")
 
     def list_runs(self, flow_id: str) -> Iterator[dict[str, Any]]:
-        """Runs of a flow, newest first."""
+        """Runs of a flow, newest first; ``AepInputError`` for an id that would change the filter."""
+        flow_id = check_filter_id(flow_id, "flow_id")
         return self.paginate("/runs", params={"property": f"flowId=={flow_id}", "orderby": "-createdAt"})
 
     def delete_resource(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:

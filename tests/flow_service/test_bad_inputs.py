@@ -213,10 +213,29 @@ RUN_OK = {"flow_id": "f1", "window_start": 1767139200, "window_end": 1767225600}
         ({"window_end": datetime(2026, 1, 2)}, "window_end", "no timezone"),
         ({"window_start": None}, "window_start", "got NoneType"),
         ({"flow_id": ""}, "flow_id", "required"),
+        ({"flow_id": "f1,f2"}, "flow_id", "is not an Adobe id"),  # a comma would match two flows' runs
+        ({"flow_id": 'f1"'}, "flow_id", "is not an Adobe id"),
     ],
 )
 def test_run_bad_inputs(aep, changes, field, words):
     rejects(aep, lambda: RunDataflowOperator(task_id="run", **{**RUN_OK, **changes}), field, words)
+
+
+# ------------------------------------------------------------------------------------- sensor
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({}, "run_id", "give run_id or flow_id"),
+        ({"run_id": "", "flow_id": None}, "run_id", "give run_id or flow_id"),
+        ({"flow_id": "f1,f2"}, "flow_id", "is not an Adobe id"),
+        ({"flow_id": "f1 OR 1"}, "flow_id", "is not an Adobe id"),
+        ({"run_id": "../flows/f1"}, "run_id", "is not an Adobe id"),
+    ],
+)
+def test_sensor_bad_inputs(aep, kwargs, field, words):
+    from airflow_provider_aep.sensors.flow_service import DataflowRunSensor
+
+    rejects(aep, lambda: DataflowRunSensor(task_id="wait", deferrable=False, timeout=5, **kwargs), field, words)
 
 
 # ------------------------------------------------------------------------------------- delete
