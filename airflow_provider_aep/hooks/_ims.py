@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep._compat import mask_secret
 from airflow_provider_aep.exceptions import AdobeApiError
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def may_retry_token_request(status: int) -> bool:
 
 
 def parse_token(status: int, body: bytes) -> tuple[str, float]:
-    """``(access_token, expires_in seconds)`` from a 200 answer; the token is masked at once."""
+    """``(access_token, expires_in seconds)`` from a 200 answer; the token cache masks the token."""
     try:
         data = json.loads(body)
         token = data["access_token"]
@@ -54,7 +53,6 @@ def parse_token(status: int, body: bytes) -> tuple[str, float]:
             title="Adobe IMS answered without an access token",
             hint="Check the 'ims_url' extra.",
         ) from None
-    mask_secret(token)
     return token, expires_in
 
 
@@ -68,7 +66,12 @@ def ims_error(status: int, headers: Any, body: bytes) -> AdobeApiError:
         code=parsed.code,
         title=f"Adobe IMS refused the credential ({parsed.title or 'no reason given'})",
         request_id=parsed.request_id,
-        hint=IMS_HINTS.get(parsed.code or "", "Check the credential fields of the Airflow connection."),
+        hint=IMS_HINTS.get(parsed.code or "")
+        or (
+            "Adobe IMS failed on its side; the retries ran out (max_retries, retry_deadline): try again later."
+            if status >= 500 or status == 429
+            else "Check the credential fields of the Airflow connection."
+        ),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -109,18 +108,6 @@ class _WithExtras:
         return getattr(self._conn, name)
 
 
-def _token_answer(status: int, body: bytes) -> tuple[str, float]:
-    """``parse_token`` without its sync ``mask_secret``: the token cache masks the token with ``amask_secret``."""
-    try:
-        data = json.loads(body)
-        token, expires_in = data["access_token"], float(data.get("expires_in", 3600))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        token, expires_in = None, 0.0
-    if not isinstance(token, str) or not token:
-        return parse_token(status, body)  # raises its readable error
-    return token, expires_in
-
-
 class AdobeExperiencePlatformAsyncHook:
     """The GET calls a trigger needs, with the same token cache and retry rules as the sync hook.
 
@@ -169,7 +156,7 @@ class AdobeExperiencePlatformAsyncHook:
                 await asyncio.sleep(wait)
                 continue
             if resp.status_code == 200:
-                return _token_answer(resp.status_code, resp.content)
+                return parse_token(resp.status_code, resp.content)
             if may_retry_token_request(resp.status_code):
                 wait = budget.next_wait(parse_retry_after(resp.headers.get("Retry-After")))
                 if wait is not None:

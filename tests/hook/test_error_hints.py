@@ -30,3 +30,17 @@ def test_token_of_another_org_points_at_the_org_id(aep_emulator, monkeypatch):
     message = str(info.value)
     assert info.value.status == 401 and "2002-401" in message
     assert "Check the IMS org ID (org_id)" in message
+
+
+def test_ims_outage_says_so_instead_of_blaming_the_credential(aep_emulator, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AEP_DEFAULT", aep_emulator.airflow_connection_json(max_retries=1, backoff_base=0.01)
+    )
+    aep_emulator.inject_fault("POST", "/ims/token/v3", status=503, times=None)
+    with pytest.raises(AdobeApiError) as info:
+        AdobeExperiencePlatformHook().get_connection_spec(BQ_SPEC)
+    message = str(info.value)
+    assert "HTTP 503" in message
+    assert "Adobe IMS failed on its side; the retries ran out" in message
+    assert "Check the credential fields" not in message
+    assert len(aep_emulator.requests("POST", "/ims/token/v3")) == 2
