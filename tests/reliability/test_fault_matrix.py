@@ -24,6 +24,7 @@ from tests.reliability.support import (
     PREP,
     REQUEST_ID_RE,
     Cell,
+    FakeTI,
     Journey,
     base_connection_op,
     captured_text,
@@ -77,12 +78,15 @@ READS = ("explore_tables", "read_table_schema", "wait_for_run", "wait_for_run_tr
 WRITES = tuple(c.name for c in COLUMNS if c.family in ("create", "patch", "delete"))
 
 
-def _run_trigger(run_id: str) -> Any:
-    """The deferred half of ``wait_for_run``: the trigger in an event loop, then ``execute_complete``."""
+def _run_trigger(run_id: str, window: float = 30.0) -> Any:
+    """The deferred half of ``wait_for_run``: the trigger in an event loop, then ``execute_complete``.
+
+    ``window``: seconds until the trigger's ``end_time``.
+    """
     from airflow_provider_aep.hooks.aep_async import close_shared_clients
     from airflow_provider_aep.triggers.flow_service import DataflowRunTrigger
 
-    trigger = DataflowRunTrigger(run_id=run_id, poll_interval=0.05, end_time=time.time() + 30)
+    trigger = DataflowRunTrigger(run_id=run_id, poll_interval=0.05, end_time=time.time() + window)
 
     async def first_event() -> dict[str, Any]:
         try:
@@ -93,7 +97,8 @@ def _run_trigger(run_id: str) -> Any:
             await close_shared_clients()
 
     event = asyncio.run(asyncio.wait_for(first_event(), 60))
-    return sensor_op(run_id).execute_complete({}, event)
+    sensor = sensor_op(run_id)
+    return sensor.execute_complete({"ti": FakeTI(), "task": sensor}, event)
 
 
 def _hook_test_connection() -> Any:
@@ -105,7 +110,7 @@ def _hook_test_connection() -> Any:
     return message
 
 
-def prepare(column: Column, journey: Journey) -> Callable[[], Any]:
+def prepare(column: Column, journey: Journey, row: Row) -> Callable[[], Any]:
     """Create the step's prerequisites now (no faults yet); return the step to run under the fault."""
     name = column.name
     if name == "create_base_connection":
@@ -134,7 +139,7 @@ def prepare(column: Column, journey: Journey) -> Callable[[], Any]:
         return lambda: execute(sensor_op(run))
     if name == "wait_for_run_trigger":
         run = journey.run()
-        return lambda: _run_trigger(run)
+        return lambda: _run_trigger(run, row.trigger_window)
     if name == "delete_dataflow":
         flow = journey.flow()
         return lambda: execute(delete_op("flow", flow))
@@ -170,6 +175,10 @@ class Row:
     ims_fault: dict[str, Any] | None = None  # inject_fault kwargs on the IMS token request
     expired_token: bool = False
     wrong_secret: bool = False
+    # Seconds until the trigger's end_time. A fault that never ends keeps the trigger polling until then
+    # (429, 5xx and network faults are transient to it), so those rows give it a short window that still
+    # holds two polls: one poll spends the hook's retries, the next starts before the deadline.
+    trigger_window: float = 30.0
 
 
 ROWS = (
@@ -185,6 +194,7 @@ ROWS = (
         "429 that never ends (retry_deadline 1.5 s)",
         extras={"retry_deadline": 1.5},
         fault={"status": 429, "retry_after": 1, "times": None},
+        trigger_window=2.0,  # a poll: 429, Retry-After 1 s, 429, deadline spent (about 1.1 s)
     ),
     *(Row(str(s), f"HTTP {s} once", fault={"status": s}) for s in (500, 502, 503, 504)),
     Row("applied_500", "create applied, then HTTP 500", columns=WRITES, fault={"status": 500, "after_apply": True}),
@@ -210,6 +220,7 @@ ROWS = (
         "proxy HTML error page, HTTP 502, every time",
         extras={"retry_deadline": 5},
         fault={"status": 502, "raw_body": HTML_PAGE, "content_type": "text/html", "times": None},
+        trigger_window=1.0,  # a poll: 6 answers, max_retries spent (about 0.6 s)
     ),
     Row(
         "slow",
@@ -223,6 +234,7 @@ ROWS = (
         columns=READS,
         extras={"timeout": 0.5, "retry_deadline": 2},
         fault={"delay": 1.2, "times": None},
+        trigger_window=2.5,  # a poll: 4 read timeouts, deadline spent (about 2.2 s)
     ),
 )
 ROW_BY_NAME = {r.name: r for r in ROWS}
@@ -248,6 +260,7 @@ class Expect:
     outcome: str = "ok"
     delta: int | None = None  # expected change in resources (None: the column's delta when ok, else 0)
     key_exact: int | None = None
+    key_min: int = 1
     key_max: int | None = None
     min_seconds: float = 0.0
     max_seconds: float = 15.0
@@ -272,9 +285,11 @@ def expectation(row: Row, col: Column) -> Expect:
         e.log = ("HTTP 429",)
     elif row.name == "429_forever":
         e.outcome, e.key_max, e.max_seconds = "failed", 3, 1.5 + 6
-        e.message = ("429",)
-        if sync:
-            e.message += ("throttl",)
+        e.message = ("HTTP 429",)
+        if sync:  # the hook's own words for endless throttling (hooks/aep.py STATUS_HINTS)
+            e.message += ("Gave up after", "Adobe kept throttling the requests; run fewer tasks at once")
+        else:
+            _polls_until_end_time(e, row, per_poll=2, retry_deadline=1.5)
     elif row.name in ("500", "502", "503", "504"):
         e.key_exact = 2
         e.log = ("retry 1 of",) if fam in ("read", "delete", "hook") else ("retry",)
@@ -331,17 +346,37 @@ def expectation(row: Row, col: Column) -> Expect:
             e.message += ("deleted?",)
     elif row.name == "malformed_json":
         e.outcome, e.key_exact, e.message = "failed", 1, ("HTTP 200", "not JSON")
+        if fam in ("create", "patch"):
+            # A 2xx that cannot be read may have taken effect (a562a07): looked up, then done again.
+            e.outcome, e.key_exact, e.message = "ok", 2, ()
+            e.log = ("may have failed (HTTP 200)", "does not exist; creating it again")
+            if fam == "patch":
+                e.log = ("may not have been updated", "resending")
     elif row.name == "html_502":
         e.outcome, e.key_max, e.max_seconds = "failed", 6, 5 + 6
         e.message = ("HTTP 502", "text/html")
+        if not sync:
+            _polls_until_end_time(e, row, per_poll=6, retry_deadline=5)
     elif row.name == "slow":
         e.max_seconds = 12
     elif row.name == "hang":
         e.outcome, e.key_max, e.max_seconds = "failed", 6, 2 + 0.5 + 4
         e.message = ("read timeout",) if sync else ("ReadTimeout",)
+        if not sync:
+            _polls_until_end_time(e, row, per_poll=4, retry_deadline=2.5)
     else:  # pragma: no cover
         raise AssertionError(row.name)
     return e
+
+
+def _polls_until_end_time(e: Expect, row: Row, *, per_poll: int, retry_deadline: float) -> None:
+    """A fault that never ends, seen by the trigger: it is transient there, so the trigger warns, polls
+    again and fails only at its end_time, with a timeout that names what the last check failed with."""
+    e.min_seconds = row.trigger_window
+    e.max_seconds = row.trigger_window + retry_deadline + 6
+    e.key_min, e.key_max = per_poll + 1, 5 * per_poll  # a second poll at least; a few at most in the window
+    e.message = ("Timed out", "at the timeout", "The last check failed", *e.message)
+    e.log = ("for now", "checking again")
 
 
 # ------------------------------------------------------------------------------------------ the test
@@ -367,7 +402,7 @@ def test_fault_matrix(
     emu.set_run_plan(duration=0.0)
     set_connections(monkeypatch, emu, service_account_key)
     reset_provider_caches()
-    step = prepare(column, Journey())
+    step = prepare(column, Journey(), row)
 
     # The fault's connection settings, fresh caches, an empty journal.
     set_connections(monkeypatch, emu, service_account_key, **row.extras)
@@ -452,7 +487,7 @@ def test_fault_matrix(
     if expect.key_exact is not None:
         assert key_requests == expect.key_exact, [f"{e.method} {e.path} {e.status}" for e in journal]
     if expect.key_max is not None:
-        assert 1 <= key_requests <= expect.key_max, key_requests
+        assert expect.key_min <= key_requests <= expect.key_max, key_requests
     if expect.tokens_issued is not None:
         assert emu.token_requests - issued_before == expect.tokens_issued
     if expect.ims_requests is not None:
@@ -485,6 +520,43 @@ def _match(path: str, glob: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ beyond the matrix
+
+
+TRIGGER_429_ADVICE = (
+    "the trigger path gives no throttling advice: after a 429 that never ends the sensor fails with "
+    "'HTTP 429 [429050]: Too many requests', where the operators say 'Adobe kept throttling the requests; "
+    "run fewer tasks at once or raise max_retries' (the async hook adds no hint to its errors)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=TRIGGER_429_ADVICE)
+def test_trigger_says_adobe_kept_throttling_after_endless_429(
+    aep_emulator: Any, monkeypatch: pytest.MonkeyPatch, service_account_key: dict, reliability_report: Any
+) -> None:
+    """The 429_forever cell of ``wait_for_run_trigger`` with the operators' throttling wording required."""
+    emu = aep_emulator
+    emu.set_run_plan(duration=0.0)
+    set_connections(monkeypatch, emu, service_account_key, retry_deadline=1.5)
+    run = Journey().run()
+    reset_provider_caches()
+    emu.inject_fault("GET", f"{FLOW}/runs/*", status=429, retry_after=1, times=None)
+    try:
+        with pytest.raises(Exception) as info:
+            _run_trigger(run, ROW_BY_NAME["429_forever"].trigger_window)
+    finally:
+        emu.clear_faults()
+    message = " ".join(str(info.value).split())
+    advised = "Adobe kept throttling the requests" in message
+    reliability_report.extra_cases.append(
+        {
+            "case": "`wait_for_run_trigger` under a 429 that never ends: the failure says Adobe kept throttling, "
+            "as the operators' does",
+            "outcome": "it does" if advised else f"it does not: {message[:160]}".replace("|", "\\|"),
+            "verdict": "expected" if advised else "bug (strict xfail)",
+        }
+    )
+    assert "HTTP 429" in message, message
+    assert advised, message
 
 
 def test_rerun_of_mapping_step_reuses_the_mapping_set(
