@@ -53,6 +53,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.write("\n")  # after the progress dots
         reporter.write_line(f"reliability: {reason}")
 
 
