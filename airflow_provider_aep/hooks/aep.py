@@ -11,6 +11,7 @@ from airflow_provider_aep import __version__
 from airflow_provider_aep._compat import BaseHook, mask_secret
 from airflow_provider_aep._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_aep.exceptions import AdobeApiError, AepInputError
+from airflow_provider_aep.hooks._errors import platform_error
 from airflow_provider_aep.hooks._ims import (
     IMS_TOKEN_PATH,
     ims_error,
@@ -38,19 +39,6 @@ if TYPE_CHECKING:
 FLOW_SERVICE = "flowservice"
 DATA_PREP = "conversion"
 SERVICE_PATHS = {FLOW_SERVICE: "/data/foundation/flowservice", DATA_PREP: "/data/foundation/conversion"}
-
-STATUS_HINTS = {
-    401: "Check the IMS org ID (org_id) and that the credential belongs to that org.",
-    403: "The credential lacks a permission or product (the BigQuery source needs Real-Time CDP Ultimate).",
-    404: "Check the id, and the sandbox (sandbox_name) it lives in.",
-    412: "The resource changed since it was read (stale etag): read it again and retry.",
-    429: "Adobe kept throttling the requests; run fewer tasks at once or raise max_retries.",
-}
-# The gateway refused a token IMS had just issued: the two URLs point at different Adobe environments.
-TOKEN_REJECTED_HINT = (
-    "Adobe's gateway refused a freshly issued token: check that ims_url and host belong to the same "
-    "environment (production or stage)."
-)
 
 MAPPING_SET_PAGE_SIZE = 50
 MAPPING_SET_PAGES = 200  # 10,000 mapping sets sharing a name fragment: past that, stop reading
@@ -261,20 +249,15 @@ class AdobeExperiencePlatformHook(BaseHook):
                     self._log_retry(method, path, f"HTTP {status} {code or ''}".strip(), budget, wait)
                     time.sleep(wait)
                     continue
-            hint = STATUS_HINTS.get(status)
-            if status == 429:
-                hint = f"Gave up after {budget.retries} retries. {hint}"
-            answer: dict[str, Any] = {
-                "status": status,
-                "method": method,
-                "path": path,
-                "headers": resp.headers,
-                "body": resp.content,
-                "ambiguous": is_ambiguous(method, status, sent=True),
-            }
-            if status == 401 and AdobeApiError.from_response(**answer).code == "401013":
-                hint = TOKEN_REJECTED_HINT
-            raise AdobeApiError.from_response(**answer, hint=hint)
+            raise platform_error(
+                status=status,
+                method=method,
+                path=path,
+                headers=resp.headers,
+                body=resp.content,
+                retries=budget.retries,
+                ambiguous=is_ambiguous(method, status, sent=True),
+            )
 
     def _log_retry(self, method: str, path: str, reason: str, budget: RetryBudget, wait: float) -> None:
         self.log.warning(

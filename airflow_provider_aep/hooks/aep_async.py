@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_aep import __version__
 from airflow_provider_aep._compat import aget_connection, amask_secret
 from airflow_provider_aep.exceptions import AdobeApiError
+from airflow_provider_aep.hooks._errors import platform_error
 from airflow_provider_aep.hooks._ims import (
     IMS_TOKEN_PATH,
     ims_error,
@@ -202,8 +203,8 @@ class AdobeExperiencePlatformAsyncHook:
                     _log_retry("GET", path, f"HTTP {status}", budget, wait)
                     await asyncio.sleep(wait)
                     continue
-            raise AdobeApiError.from_response(
-                status=status, method="GET", path=path, headers=resp.headers, body=resp.content
+            raise platform_error(
+                status=status, method="GET", path=path, headers=resp.headers, body=resp.content, retries=budget.retries
             )
 
     async def get_run(self, run_id: str) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def expectation(row: Row, col: Column) -> Expect:
     elif row.name == "429_forever":
         e.outcome, e.key_max, e.max_seconds = "failed", 3, 1.5 + 6
         e.message = ("HTTP 429",)
-        if sync:  # the hook's own words for endless throttling (hooks/aep.py STATUS_HINTS)
+        if sync:  # the hook's own words for endless throttling (hooks/_errors.py STATUS_HINTS)
             e.message += ("Gave up after", "Adobe kept throttling the requests; run fewer tasks at once")
         else:
             _polls_until_end_time(e, row, per_poll=2, retry_deadline=1.5)
@@ -522,14 +522,6 @@ def _match(path: str, glob: str) -> bool:
 # ------------------------------------------------------------------------------------------ beyond the matrix
 
 
-TRIGGER_429_ADVICE = (
-    "the trigger path gives no throttling advice: after a 429 that never ends the sensor fails with "
-    "'HTTP 429 [429050]: Too many requests', where the operators say 'Adobe kept throttling the requests; "
-    "run fewer tasks at once or raise max_retries' (the async hook adds no hint to its errors)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=TRIGGER_429_ADVICE)
 def test_trigger_says_adobe_kept_throttling_after_endless_429(
     aep_emulator: Any, monkeypatch: pytest.MonkeyPatch, service_account_key: dict, reliability_report: Any
 ) -> None:
@@ -552,7 +544,7 @@ def test_trigger_says_adobe_kept_throttling_after_endless_429(
             "case": "`wait_for_run_trigger` under a 429 that never ends: the failure says Adobe kept throttling, "
             "as the operators' does",
             "outcome": "it does" if advised else f"it does not: {message[:160]}".replace("|", "\\|"),
-            "verdict": "expected" if advised else "bug (strict xfail)",
+            "verdict": "expected" if advised else "bug",
         }
     )
     assert "HTTP 429" in message, message
