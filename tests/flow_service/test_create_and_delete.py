@@ -24,27 +24,27 @@ def ids(aep, service_account_key):
     return made
 
 
-def source_op(ids, name="src-2"):
-    return CreateSourceConnectionOperator(
-        task_id="s", name=name, base_connection_id=ids["base"], table_path="crm.orders"
-    )
+def source_op(ids, name="src-2", **changes):
+    kwargs = {"base_connection_id": ids["base"], "table_path": "crm.orders", **changes}
+    return CreateSourceConnectionOperator(task_id="s", name=name, **kwargs)
 
 
-def target_op(name="tgt-2"):
-    return CreateDataLakeTargetConnectionOperator(task_id="t", name=name, dataset_id=DATASET_ID, schema_id=SCHEMA_ID)
+def target_op(name="tgt-2", **changes):
+    kwargs = {"dataset_id": DATASET_ID, "schema_id": SCHEMA_ID, **changes}
+    return CreateDataLakeTargetConnectionOperator(task_id="t", name=name, **kwargs)
 
 
-def flow_op(ids, name="flow-2"):
-    return CreateDataflowOperator(
-        task_id="f",
-        name=name,
-        source_connection_id=ids["source"],
-        target_connection_id=ids["target"],
-        mapping_id=ids["mapping"],
-        delta_column="updated_at",
-        frequency="hour",
-        interval=1,
-    )
+def flow_op(ids, name="flow-2", **changes):
+    kwargs = {
+        "source_connection_id": ids["source"],
+        "target_connection_id": ids["target"],
+        "mapping_id": ids["mapping"],
+        "delta_column": "updated_at",
+        "frequency": "hour",
+        "interval": 1,
+        **changes,
+    }
+    return CreateDataflowOperator(task_id="f", name=name, **kwargs)
 
 
 CREATES = {
@@ -91,65 +91,32 @@ def test_create_reuses_by_name(aep, ids, collection):
 
 
 CHANGED = {
-    # a resource of the same name, asked for again with one setting changed: (operator, argument, there, here)
+    # the resource made by the first call, asked for again with one setting changed: (collection, operator, words)
     "source table": (
-        lambda ids: CreateSourceConnectionOperator(
-            task_id="s", name="src-2", base_connection_id=ids["base"], table_path="crm.customers"
-        ),
-        "table_path",
-        "'crm.orders' there, 'crm.customers' here",
+        "sourceConnections",
+        lambda ids: source_op(ids, table_path="crm.customers"),
+        "table_path 'crm.orders' there, 'crm.customers' here",
     ),
     "target dataset": (
-        lambda ids: CreateDataLakeTargetConnectionOperator(
-            task_id="t", name="tgt-2", dataset_id="65f1c2d3e4a5b6c7d8e9f999", schema_id=SCHEMA_ID
-        ),
-        "dataset_id",
-        "'65f1c2d3e4a5b6c7d8e9f001' there, '65f1c2d3e4a5b6c7d8e9f999' here",
+        "targetConnections",
+        lambda ids: target_op(dataset_id="65f1c2d3e4a5b6c7d8e9f999"),
+        "dataset_id '65f1c2d3e4a5b6c7d8e9f001' there, '65f1c2d3e4a5b6c7d8e9f999' here",
     ),
-    "flow mapping": (
-        lambda ids: CreateDataflowOperator(
-            task_id="f",
-            name="flow-2",
-            source_connection_id=ids["source"],
-            target_connection_id=ids["target"],
-            mapping_id=ids["mapping"],
-            mapping_version=1,
-            delta_column="updated_at",
-            frequency="hour",
-            interval=1,
-        ),
-        "mapping_version",
-        "0 there, 1 here",
-    ),
-    "flow schedule": (
-        lambda ids: CreateDataflowOperator(
-            task_id="f",
-            name="flow-2",
-            source_connection_id=ids["source"],
-            target_connection_id=ids["target"],
-            mapping_id=ids["mapping"],
-            delta_column="updated_at",
-            frequency="day",
-            interval=1,
-        ),
-        "frequency",
-        "'hour' there, 'day' here",
-    ),
+    "flow mapping": ("flows", lambda ids: flow_op(ids, mapping_version=1), "mapping_version 0 there, 1 here"),
+    "flow schedule": ("flows", lambda ids: flow_op(ids, frequency="day"), "frequency 'hour' there, 'day' here"),
 }
 
 
 @pytest.mark.parametrize("change", CHANGED.values(), ids=CHANGED.keys())
 def test_reuse_by_name_refuses_other_settings(aep, ids, change):
     """A re-run whose settings changed must not silently keep the old resource (e.g. a flow on the old mapping)."""
-    make, argument, values = change
-    collection = {"s": "sourceConnections", "t": "targetConnections", "f": "flows"}[make(ids).task_id]
-    first = {"sourceConnections": source_op, "targetConnections": lambda ids: target_op(), "flows": flow_op}
-    first_id, _ = execute(first[collection](ids))
+    collection, changed_op, words = change
+    first_id, _ = execute(CREATES[collection](ids))
     with pytest.raises(AepInputError) as info:
-        execute(make(ids))
+        execute(changed_op(ids))
     message = str(info.value)
     assert message.startswith("name: ") and f"({first_id}) already exists with other settings" in message
-    assert f"{argument} {values}" in message
+    assert words in message
     assert "another name, or delete that one first" in message
     assert len(aep.requests("POST", f"{FLOW}/{collection}")) == 1
 

@@ -3,29 +3,18 @@ when a resent create and a late first attempt both land, the copy is deleted."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 
 from airflow_provider_aep.exceptions import AdobeApiError
 from airflow_provider_aep.hooks.aep import AdobeExperiencePlatformHook
+from tests.emulator.support import service_connection_body
 
 BQ_SPEC = "3c9b37f8-13a6-43d8-bad3-b863b941fedd"
 FLOW = "/data/foundation/flowservice"
 
 
 def _body(key: dict, name: str) -> dict:
-    return {
-        "name": name,
-        "auth": {
-            "specName": "Service Authentication",
-            "params": {
-                "projectId": "acme-crm-prod",
-                "keyFileContent": base64.b64encode(json.dumps(key).encode()).decode(),
-            },
-        },
-        "connectionSpec": {"id": BQ_SPEC, "version": "1.0"},
-    }
+    return service_connection_body(key, name=name)
 
 
 def _finder(hook: AdobeExperiencePlatformHook, name: str):
