@@ -254,7 +254,8 @@ for task_id in task_ids:
         supervise_task(ti=workload.ti, bundle_info=workload.bundle_info, dag_rel_path=workload.dag_rel_path,
                        token=workload.token, client=API, log_path=workload.log_path,
                        subprocess_logs_to_stdout=True)
-        if state(task_id) != TaskInstanceState.DEFERRED:
+        # SCHEDULED here: it deferred and the triggerer already fired before supervise_task returned
+        if state(task_id) not in (TaskInstanceState.DEFERRED, TaskInstanceState.SCHEDULED):
             break
         deadline = time.monotonic() + 120
         while state(task_id) == TaskInstanceState.DEFERRED and time.monotonic() < deadline:
@@ -332,7 +333,8 @@ def _run_af2(env: dict[str, str], home: Path, dag_id: str, tasks: tuple[str, ...
             _queue_af2(home, dag_id, task_id)
             done = _airflow(env, "tasks", "run", "--local", dag_id, task_id, RUN_ID)
             outputs.append(done.stdout + "\n" + done.stderr)
-            if _ti_state(home, dag_id, task_id) != "deferred":
+            # "scheduled" here: it deferred and the triggerer already fired before the worker exited
+            if _ti_state(home, dag_id, task_id) not in ("deferred", "scheduled"):
                 break
             deadline = time.monotonic() + 120
             while _ti_state(home, dag_id, task_id) == "deferred" and time.monotonic() < deadline:
