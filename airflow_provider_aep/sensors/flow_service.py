@@ -35,7 +35,12 @@ def finish_run(summary: dict[str, Any], log: Any, *, ti: Any = None, final: bool
     if ti is not None:
         ti.xcom_push(key="run", value=summary)
     if not is_success(summary.get("status") or ""):
-        from airflow.exceptions import AirflowException, AirflowFailException
+        from airflow.exceptions import AirflowException
+
+        try:
+            from airflow.sdk.exceptions import AirflowFailException
+        except ImportError:  # Airflow 2
+            from airflow.exceptions import AirflowFailException  # type: ignore[no-redef,attr-defined]
 
         raise (AirflowFailException if final else AirflowException)(describe_failure(summary))
     return summary

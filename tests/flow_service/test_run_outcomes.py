@@ -193,7 +193,10 @@ def test_failed_run_pushes_its_counts_before_failing(aep, flow):
 
 def test_sensor_failure_on_a_failed_run_skips_task_retries(aep, flow):
     """Re-reading a failed run cannot succeed: the sensor's failure is final (AirflowFailException)."""
-    from airflow.exceptions import AirflowFailException
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import AirflowFailException
 
     from airflow_provider_aep.sensors.flow_service import DataflowRunSensor
 
