@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_aep import __version__
 from airflow_provider_aep._compat import BaseHook, mask_secret
@@ -29,7 +29,7 @@ from airflow_provider_aep.hooks._retry import (
 )
 from airflow_provider_aep.hooks._settings import CONN_TYPE, AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
-from airflow_provider_aep.utils.ids import check_filter_id
+from airflow_provider_aep.utils.ids import check_filter_id, path_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -321,7 +321,7 @@ class AdobeExperiencePlatformHook(BaseHook):
     def _get(
         self, collection: str, resource_id: str, service: str = FLOW_SERVICE, field: str = "resource_id"
     ) -> dict[str, Any]:
-        data = self.request("GET", f"/{collection}/{_path_id(resource_id, field)}", service=service)
+        data = self.request("GET", f"/{collection}/{path_id(resource_id, field)}", service=service)
         return _first_item(data)
 
     def _find(self, collection: str, *, name: str | None = None, **properties: str) -> list[dict[str, Any]]:
@@ -339,7 +339,7 @@ class AdobeExperiencePlatformHook(BaseHook):
     def _delete(self, collection: str, resource_id: str, *, missing_ok: bool = False) -> bool:
         """Delete a resource; with ``missing_ok`` a resource already gone counts as deleted."""
         try:
-            self.request("DELETE", f"/{collection}/{_path_id(resource_id)}")
+            self.request("DELETE", f"/{collection}/{path_id(resource_id)}")
         except AdobeApiError as err:
             if missing_ok and err.status == 404:
                 return False
@@ -454,7 +454,7 @@ class AdobeExperiencePlatformHook(BaseHook):
         return (
             self.request(
                 "PATCH",
-                f"/connections/{_path_id(connection_id)}",
+                f"/connections/{path_id(connection_id)}",
                 json=operations,
                 headers={"If-Match": etag},
             )
@@ -466,7 +466,7 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def check_connection(self, connection_id: str) -> bool:
         """``GET /connections/{id}/test``: whether Adobe can reach the source with the stored auth."""
-        data = self.request("GET", f"/connections/{_path_id(connection_id)}/test") or {}
+        data = self.request("GET", f"/connections/{path_id(connection_id)}/test") or {}
         return bool(data.get("result"))
 
     def get_connection_spec(self, spec_id: str) -> dict[str, Any]:
@@ -489,12 +489,12 @@ class AdobeExperiencePlatformHook(BaseHook):
             params["preview"] = "true"
         if filters:
             params["filters"] = filters
-        return self.request("GET", f"/connections/{_path_id(connection_id, 'connection_id')}/explore", params=params)
+        return self.request("GET", f"/connections/{path_id(connection_id, 'connection_id')}/explore", params=params)
 
     def explore_tables(self, connection_id: str) -> Iterator[dict[str, Any]]:
         """``GET /connections/{id}/explore?objectType=root``, every page: the tables behind a base connection."""
         return self.paginate(
-            f"/connections/{_path_id(connection_id, 'connection_id')}/explore", params={"objectType": "root"}
+            f"/connections/{path_id(connection_id, 'connection_id')}/explore", params={"objectType": "root"}
         )
 
     # ----------------------------------------------------------------- source / target connections
@@ -570,7 +570,7 @@ class AdobeExperiencePlatformHook(BaseHook):
 
     def flow_action(self, flow_id: str, op: str) -> Any:
         """``POST /flows/{id}/action?op=ENABLE|DISABLE``."""
-        return self.request("POST", f"/flows/{_path_id(flow_id)}/action", params={"op": op.upper()})
+        return self.request("POST", f"/flows/{path_id(flow_id)}/action", params={"op": op.upper()})
 
     def create_run(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /runs`` (on-demand run of a ``once`` flow) → ``{id, etag}``."""
@@ -609,13 +609,6 @@ def _airflow_version() -> str:
         return version
     except ImportError:  # pragma: no cover
         return "unknown"
-
-
-def _path_id(value: str, field: str = "resource_id") -> str:
-    text = str(value or "").strip()
-    if not text or any(c in text for c in "/?#") or text in (".", ".."):
-        raise AepInputError(f"{field}: {value!r} is not an Adobe id (no '/', '?' or '#', not empty).")
-    return quote(text, safe="")
 
 
 def _first_item(data: Any) -> dict[str, Any]:

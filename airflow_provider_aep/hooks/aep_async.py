@@ -22,7 +22,7 @@ from airflow_provider_aep.hooks._ims import (
 from airflow_provider_aep.hooks._retry import RetryBudget, may_resend, parse_retry_after
 from airflow_provider_aep.hooks._settings import AepConnectionSettings
 from airflow_provider_aep.hooks._tokens import TOKEN_CACHE, TokenKey
-from airflow_provider_aep.utils.ids import check_filter_id
+from airflow_provider_aep.utils.ids import check_filter_id, path_id
 
 if TYPE_CHECKING:
     import httpx
@@ -208,15 +208,15 @@ class AdobeExperiencePlatformAsyncHook:
             )
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
-        from airflow_provider_aep.hooks.aep import _first_item, _path_id
+        from airflow_provider_aep.hooks.aep import _first_item
 
-        return _first_item(await self.get(f"/runs/{_path_id(run_id)}"))
+        return _first_item(await self.get(f"/runs/{path_id(run_id, 'run_id')}"))
 
     async def get_flow(self, flow_id: str) -> dict[str, Any]:
         """``GET /flows/{id}``; raises :class:`AdobeApiError` (404) when the flow was deleted."""
-        from airflow_provider_aep.hooks.aep import _first_item, _path_id
+        from airflow_provider_aep.hooks.aep import _first_item
 
-        return _first_item(await self.get(f"/flows/{_path_id(flow_id)}"))
+        return _first_item(await self.get(f"/flows/{path_id(flow_id, 'flow_id')}"))
 
     async def get_latest_run(self, flow_id: str) -> dict[str, Any] | None:
         """The newest run of a flow, or None; ``AepInputError`` for an id that would change the filter."""

@@ -1,8 +1,9 @@
-"""Checks of Adobe resource ids before they go into a Flow Service filter, shared by both hooks."""
+"""Checks of Adobe resource ids before they go into a URL path or a Flow Service filter, shared by both hooks."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from airflow_provider_aep.exceptions import AepInputError
 
@@ -22,3 +23,11 @@ def check_filter_id(value: Any, field: str = "flow_id") -> str:
             "'#' or whitespace; give one id (a comma would match the runs of several flows)."
         )
     return value
+
+
+def path_id(value: Any, field: str = "resource_id") -> str:
+    """An Adobe id as a URL path segment; ``AepInputError`` naming ``field`` for one that would change the path."""
+    text = str(value or "").strip()
+    if not text or any(c in text for c in "/?#") or text in (".", ".."):
+        raise AepInputError(f"{field}: {value!r} is not an Adobe id (no '/', '?' or '#', not empty).")
+    return quote(text, safe="")

@@ -324,6 +324,23 @@ def test_permanent_error_after_an_outage_is_not_retried(aep, flow, monkeypatch):
     assert elapsed < 5
 
 
+@pytest.mark.parametrize(("method", "field"), [("get_run", "run_id"), ("get_flow", "flow_id")])
+def test_async_reads_name_the_id_that_would_change_the_path(aep, method, field):
+    """Like the sync hook: the error names the argument, and nothing is sent."""
+    from airflow_provider_aep.exceptions import AepInputError
+    from airflow_provider_aep.hooks.aep_async import AdobeExperiencePlatformAsyncHook
+
+    async def main() -> Any:
+        try:
+            return await getattr(AdobeExperiencePlatformAsyncHook(), method)("../flows/f-1")
+        finally:
+            await aep_async.close_shared_clients()
+
+    with pytest.raises(AepInputError, match=rf"^{field}: '../flows/f-1' is not an Adobe id"):
+        asyncio.run(main())
+    assert aep.journal == []
+
+
 # ----------------------------------------------------------------------------------- flow ids in filters
 @pytest.mark.parametrize(
     "flow_id",
